@@ -1,0 +1,34 @@
+{
+  "targets": [
+    {
+      "target_name": "portwarden",
+      "sources": [
+        "native/binding.cc",
+        "native/parse/netlink.cc",
+        "native/parse/procfs.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti"],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": [
+            "native/linux/sock_diag.cc",
+            "native/linux/procfs.cc"
+          ]
+        }],
+        ["OS=='mac'", {
+          "sources": [],
+          "xcode_settings": {
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0"
+          }
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,231 @@
+// inet_dump / unix_dump over NETLINK_SOCK_DIAG (see the platform-apis notes §1).
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "../parse/netlink.h"
+#include "../platform.h"
+
+namespace pw {
+
+static_assert(sizeof(struct nlmsghdr) == kNlmsgHdrLen, "nlmsghdr layout");
+static_assert(sizeof(struct inet_diag_msg) == kInetDiagMsgLen, "inet_diag_msg layout");
+static_assert(sizeof(struct unix_diag_msg) == kUnixDiagMsgLen, "unix_diag_msg layout");
+static_assert(sizeof(struct inet_diag_req) == 60, "inet_diag_req (compat) layout");
+static_assert(NLMSG_ERROR == kNlmsgError && NLMSG_DONE == kNlmsgDone, "netlink types");
+static_assert(NLM_F_DUMP_INTR == kNlmFDumpIntr, "NLM_F_DUMP_INTR");
+static_assert(INET_DIAG_SKV6ONLY == kInetDiagSkV6Only, "INET_DIAG_SKV6ONLY");
+static_assert(UNIX_DIAG_NAME == kUnixDiagName && UNIX_DIAG_VFS == kUnixDiagVfs, "unix_diag attrs");
+
+namespace {
+
+constexpr int kMaxDumpRetries = 8;  // NLM_F_DUMP_INTR retries before giving up with EAGAIN
+
+class NetlinkSocket {
+ public:
+  NetlinkSocket() : fd_(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) {}
+  ~NetlinkSocket() {
+    if (fd_ >= 0) close(fd_);
+  }
+  NetlinkSocket(const NetlinkSocket&) = delete;
+  NetlinkSocket& operator=(const NetlinkSocket&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+int send_request(int fd, const void* req, size_t len) {
+  struct sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  for (;;) {
+    ssize_t n = sendto(fd, req, len, 0, reinterpret_cast<struct sockaddr*>(&kernel), sizeof kernel);
+    if (n >= 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+// Receives until the parser reports the end of the dump (or an error).
+template <typename Parse>
+int receive_dump(int fd, Parse parse) {
+  alignas(NLMSG_ALIGNTO) uint8_t buf[32768];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) return -EBADMSG;
+    int r = parse(buf, size_t(n));
+    if (r != kParseMore) return r == kParseDone ? 0 : r;
+  }
+}
+
+int receive_inet(int fd, uint32_t seq, uint8_t protocol, uint16_t port,
+                 std::vector<InetSocket>& out) {
+  size_t before = out.size();
+  int r = receive_dump(
+      fd, [&](const uint8_t* b, size_t n) { return parse_inet_diag(b, n, seq, port, out); });
+  if (r < 0) {
+    out.resize(before);
+    return r;
+  }
+  for (size_t i = before; i < out.size(); i++) out[i].protocol = protocol;
+  return 0;
+}
+
+// One dump of one family (inet_diag_req_v2).
+int inet_dump_family(int fd, uint32_t seq, uint8_t family, uint8_t protocol, uint32_t states,
+                     uint16_t port, std::vector<InetSocket>& out) {
+  struct {
+    struct nlmsghdr nlh;
+    struct inet_diag_req_v2 req;
+  } msg;
+  memset(&msg, 0, sizeof msg);
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.nlh.nlmsg_seq = seq;
+  msg.req.sdiag_family = family;
+  msg.req.sdiag_protocol = protocol;
+  msg.req.idiag_states = states;
+  msg.req.id.idiag_sport = htons(port);  // filtered in the kernel; re-checked by the parser
+  int r = send_request(fd, &msg, sizeof msg);
+  return r < 0 ? r : receive_inet(fd, seq, protocol, port, out);
+}
+
+// One dump of TCP in both families: the compat request (TCPDIAG_GETSOCK) runs the
+// kernel's walk with sdiag_family = AF_UNSPEC, so one hash walk answers for v4 and v6.
+int tcp_dump_both(int fd, uint32_t seq, uint32_t states, uint16_t port,
+                  std::vector<InetSocket>& out) {
+  struct {
+    struct nlmsghdr nlh;
+    struct inet_diag_req req;
+  } msg;
+  memset(&msg, 0, sizeof msg);
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.nlh.nlmsg_seq = seq;
+  msg.req.idiag_family = AF_INET;
+  msg.req.idiag_states = states;
+  msg.req.id.idiag_sport = htons(port);
+  int r = send_request(fd, &msg, sizeof msg);
+  return r < 0 ? r : receive_inet(fd, seq, IPPROTO_TCP, port, out);
+}
+
+template <typename Dump>
+int with_retries(Dump dump) {
+  int r;
+  int tries = 0;
+  do {
+    r = dump();
+  } while (r == -EAGAIN && ++tries < kMaxDumpRetries);
+  return r;
+}
+
+int inet_dump_fd(int fd, int& tcp_compat, uint32_t& seq, uint16_t port, uint32_t protocols,
+                 uint32_t tcp_states, std::vector<InetSocket>& out) {
+  const uint8_t families[2] = {AF_INET, AF_INET6};
+  if ((protocols & kProtoTcp) && tcp_states != 0) {
+    int r = -EINVAL;
+    if (tcp_compat != 0) {
+      r = with_retries([&] { return tcp_dump_both(fd, ++seq, tcp_states, port, out); });
+      // Kernels without the compat handler answer EINVAL/ENOENT/EOPNOTSUPP: use v2 dumps.
+      if (r == -EINVAL || r == -ENOENT || r == -EOPNOTSUPP) {
+        tcp_compat = 0;
+      } else if (r == 0) {
+        tcp_compat = 1;
+      }
+    }
+    if (tcp_compat == 0) {
+      for (uint8_t family : families) {
+        r = with_retries([&] {
+          return inet_dump_family(fd, ++seq, family, IPPROTO_TCP, tcp_states, port, out);
+        });
+        if (r < 0) return r;
+      }
+    } else if (r < 0) {
+      return r;
+    }
+  }
+  if (protocols & kProtoUdp) {
+    for (uint8_t family : families) {
+      int r = with_retries(
+          [&] { return inet_dump_family(fd, ++seq, family, IPPROTO_UDP, ~0u, port, out); });
+      if (r < 0) return r;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void probe_cache_close(ProbeCache& cache) {
+  if (cache.fd >= 0) close(cache.fd);
+  cache.fd = -1;
+}
+
+int inet_dump(ProbeCache* cache, uint16_t port, uint32_t protocols, uint32_t tcp_states,
+              std::vector<InetSocket>& out) {
+  if (cache == nullptr) {
+    NetlinkSocket sock;
+    if (sock.fd() < 0) return -errno;
+    int compat = -1;
+    uint32_t seq = 0;
+    return inet_dump_fd(sock.fd(), compat, seq, port, protocols, tcp_states, out);
+  }
+  if (cache->fd < 0) {
+    cache->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (cache->fd < 0) return -errno;
+  }
+  int r = inet_dump_fd(cache->fd, cache->tcp_compat, cache->seq, port, protocols, tcp_states, out);
+  // After a failure the socket may still hold the rest of a dump: start afresh next time.
+  if (r < 0) probe_cache_close(*cache);
+  return r;
+}
+
+int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string& abstract_name,
+              std::vector<UnixSocket>& out) {
+  NetlinkSocket sock;
+  if (sock.fd() < 0) return -errno;
+  struct {
+    struct nlmsghdr nlh;
+    struct unix_diag_req req;
+  } msg;
+  std::string want = "@" + abstract_name;
+  for (int tries = 0;; tries++) {
+    memset(&msg, 0, sizeof msg);
+    msg.nlh.nlmsg_len = sizeof msg;
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.nlh.nlmsg_seq = uint32_t(tries + 1);
+    msg.req.sdiag_family = AF_UNIX;
+    msg.req.udiag_states = (1u << kStateListen) | (1u << kStateClose);
+    msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS;
+    int r = send_request(sock.fd(), &msg, sizeof msg);
+    if (r < 0) return r;
+    std::vector<UnixSocket> all;
+    r = receive_dump(sock.fd(), [&](const uint8_t* b, size_t n) {
+      return parse_unix_diag(b, n, msg.nlh.nlmsg_seq, all);
+    });
+    if (r == -EAGAIN && tries + 1 < kMaxDumpRetries) continue;
+    if (r < 0) return r;
+    for (auto& s : all) {
+      bool match = by_vfs ? (s.has_vfs && s.vfs_ino == vfs_ino && s.vfs_dev == vfs_dev)
+                          : (!abstract_name.empty() && s.name == want);
+      if (match) out.push_back(std::move(s));
+    }
+    return 0;
+  }
+}
+
+}  // namespace pw
