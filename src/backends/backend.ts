@@ -1,0 +1,36 @@
+import type {BackendName, Protocol, SocketEntry} from '../types.js';
+
+/** `listen`: TCP LISTEN sockets only (the kernel skips the connection tables). `all`: every state. */
+export type Scope = 'listen' | 'all';
+
+export type ProbeRequest = {
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly scope: Scope;
+  readonly owners: boolean;
+  readonly candidates: readonly number[];
+  /** Budget for one attempt of a backend that spawns a process (lsof). */
+  readonly timeoutMs: number;
+};
+
+/**
+A backend could not answer. `unavailable` means this backend cannot work here at all
+(no sock_diag, addon not loaded), so `auto` moves on to the next one.
+*/
+export class BackendFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly permanent: boolean,
+    readonly unavailable = false,
+  ) {
+    super(message);
+    this.name = 'BackendFailure';
+  }
+}
+
+export type Backend = {
+  readonly name: BackendName;
+  probeSync(request: ProbeRequest): SocketEntry[];
+  probe(request: ProbeRequest): Promise<SocketEntry[]>;
+};

@@ -1,0 +1,319 @@
+import {spawnSync} from 'node:child_process';
+import {execa} from 'execa';
+import {nativeBinding} from '../native.js';
+import type {Owner, ProcessInfo, SocketEntry, SocketState} from '../types.js';
+import {type Backend, BackendFailure, type ProbeRequest} from './backend.js';
+import {nativeProcessInfo} from './native.js';
+
+/** What one lsof run ended with, whichever way it was spawned. */
+export type LsofOutcome = {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  readonly timedOut: boolean;
+  /** Spawn error code (ENOENT, EACCES, ...), when lsof could not be started. */
+  readonly spawnError: string | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+};
+
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
+export function lsofArguments(request: ProbeRequest): string[] {
+  const args = ['-nP', '-w', `-i${request.protocol.toUpperCase()}:${request.port}`];
+  if (request.protocol === 'tcp' && request.scope === 'listen') {
+    args.push('-sTCP:LISTEN');
+  }
+
+  args.push('-F', 'pcuftPTn');
+  return args;
+}
+
+/**
+lsof's exit status, read exactly: 0 → parse; 1 with an empty stderr → parse (empty output
+means no sockets; lsof also exits 1 when one of several search items matched nothing);
+1 with stderr, any other status, a signal or the per-call timeout → unknown (transient);
+a binary that cannot be spawned → unknown (permanent). Never "free" by default.
+*/
+export function interpretLsof(outcome: LsofOutcome): string {
+  if (outcome.spawnError !== undefined) {
+    const permanent = outcome.spawnError === 'ENOENT' || outcome.spawnError === 'EACCES';
+    throw new BackendFailure(
+      `lsof could not be started (${outcome.spawnError})`,
+      outcome.spawnError,
+      permanent,
+    );
+  }
+
+  if (outcome.timedOut) {
+    throw new BackendFailure('lsof did not answer within its per-call timeout', 'ETIMEDOUT', false);
+  }
+
+  if (outcome.signal !== undefined) {
+    throw new BackendFailure(`lsof was killed by ${outcome.signal}`, 'ESIGNAL', false);
+  }
+
+  const stderr = outcome.stderr.trim();
+  if (outcome.exitCode === 0 || (outcome.exitCode === 1 && stderr === '')) {
+    return outcome.stdout;
+  }
+
+  const detail = stderr === '' ? '' : `: ${stderr.split('\n')[0]}`;
+  throw new BackendFailure(
+    `lsof exited with status ${String(outcome.exitCode)}${detail}`,
+    'ELSOF',
+    false,
+  );
+}
+
+type Endpoint = {address: string; port: number};
+
+function parseEndpoint(text: string, ipv6: boolean): Endpoint | undefined {
+  const match = /^(\*|\[[\da-fA-F:.%\w]+\]|[\d.]+):(\d+|\*)$/.exec(text);
+  if (!match) {
+    return undefined;
+  }
+
+  let address = match[1]!;
+  if (address === '*') {
+    address = ipv6 ? '::' : '0.0.0.0';
+  } else if (address.startsWith('[')) {
+    address = address.slice(1, -1);
+  }
+
+  if (address.startsWith('::ffff:') && address.includes('.')) {
+    address = address.slice(7);
+  }
+
+  const port = match[2] === '*' ? 0 : Number(match[2]);
+  return {address, port};
+}
+
+type FileRecord = {type?: string; protocol?: string; name?: string; state?: string};
+type ProcessRecord = {pid: number; command: string; uid: number};
+
+function badOutput(line: string): never {
+  throw new BackendFailure(
+    `lsof printed output that is not -F field output: ${JSON.stringify(line.slice(0, 80))}`,
+    'EBADMSG',
+    false,
+  );
+}
+
+/** Parses `lsof -F pcuftPTn` output into sockets on `port`, grouping holders of the same socket. */
+export function parseLsof(stdout: string, port: number, protocol: 'tcp' | 'udp'): SocketEntry[] {
+  const groups = new Map<string, {entry: Omit<SocketEntry, 'owner'>; processes: ProcessRecord[]}>();
+  let proc: ProcessRecord | undefined;
+  let file: FileRecord | undefined;
+
+  const flush = () => {
+    if (!proc || !file?.name) {
+      return;
+    }
+
+    const ipv6 = file.type === 'IPv6';
+    const [localText, remoteText] = file.name.split('->');
+    const local = parseEndpoint(localText!, ipv6);
+    const remote =
+      remoteText === undefined
+        ? {address: ipv6 ? '::' : '0.0.0.0', port: 0}
+        : parseEndpoint(remoteText, ipv6);
+    if (!local || !remote) {
+      badOutput(file.name);
+    }
+
+    // `-iTCP:P` also matches sockets whose *remote* port is P: keep local matches only.
+    if (local.port !== port) {
+      return;
+    }
+
+    let state: SocketState;
+    if (protocol === 'udp') {
+      state = remoteText === undefined ? 'UNCONN' : 'ESTABLISHED';
+    } else {
+      state = (file.state ?? 'UNKNOWN') as SocketState;
+    }
+
+    const key = `${file.type}|${file.name}|${state}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = {
+        entry: {
+          protocol,
+          family: ipv6 ? 6 : 4,
+          state,
+          localAddress: local.address,
+          localPort: local.port,
+          remoteAddress: remote.address,
+          remotePort: remote.port,
+          uid: proc.uid,
+          inode: 0,
+        },
+        processes: [],
+      };
+      groups.set(key, group);
+    }
+
+    if (!group.processes.some((p) => p.pid === proc!.pid)) {
+      group.processes.push(proc);
+    }
+  };
+
+  for (const line of stdout.split('\n')) {
+    if (line === '') {
+      continue;
+    }
+
+    const field = line[0]!;
+    const value = line.slice(1);
+    switch (field) {
+      case 'p': {
+        flush();
+        file = undefined;
+        const pid = Number(value);
+        if (!Number.isInteger(pid) || pid <= 0) {
+          badOutput(line);
+        }
+
+        proc = {pid, command: '', uid: -1};
+        break;
+      }
+
+      case 'c':
+      case 'u': {
+        if (!proc) {
+          badOutput(line);
+        }
+
+        if (field === 'c') {
+          proc.command = value;
+        } else {
+          proc.uid = Number(value);
+        }
+
+        break;
+      }
+
+      case 'f': {
+        flush();
+        if (!proc) {
+          badOutput(line);
+        }
+
+        file = {};
+        break;
+      }
+
+      case 't':
+      case 'P':
+      case 'n':
+      case 'T': {
+        if (!file) {
+          badOutput(line);
+        }
+
+        if (field === 't') {
+          file.type = value;
+        } else if (field === 'P') {
+          file.protocol = value;
+        } else if (field === 'n') {
+          file.name = value;
+        } else if (value.startsWith('ST=')) {
+          file.state = value.slice(3);
+        }
+
+        break;
+      }
+
+      default: {
+        badOutput(line);
+      }
+    }
+  }
+
+  flush();
+  const b = nativeBinding();
+  return [...groups.values()].map(({entry, processes}) => {
+    const owner: Owner = {
+      status: 'found',
+      processes: processes.map((p): ProcessInfo => {
+        const info = b ? safeInfo(() => nativeProcessInfo(b, p.pid)) : undefined;
+        return (
+          info ?? {
+            pid: p.pid,
+            ppid: undefined,
+            uid: p.uid,
+            name: p.command,
+            command: p.command,
+            startTime: undefined,
+            bootId: undefined,
+          }
+        );
+      }),
+    };
+    return {...entry, owner};
+  });
+}
+
+function safeInfo(read: () => ProcessInfo | undefined): ProcessInfo | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function stripOwners(entries: SocketEntry[], owners: boolean): SocketEntry[] {
+  return owners ? entries : entries.map(({owner: _owner, ...rest}) => rest);
+}
+
+export const lsofBackend: Backend = {
+  name: 'lsof',
+  probeSync(request) {
+    const result = spawnSync('lsof', lsofArguments(request), {
+      encoding: 'utf8',
+      timeout: request.timeoutMs,
+      killSignal: 'SIGKILL',
+      maxBuffer: MAX_OUTPUT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+    const stdout = interpretLsof({
+      exitCode: result.status ?? undefined,
+      signal: code === 'ETIMEDOUT' ? undefined : (result.signal ?? undefined),
+      timedOut: code === 'ETIMEDOUT',
+      spawnError:
+        code !== undefined && code !== 'ETIMEDOUT' && code !== 'ENOBUFS' ? code : undefined,
+      stdout: result.stdout ?? '',
+      stderr: code === 'ENOBUFS' ? 'output too large' : (result.stderr ?? ''),
+    });
+    return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);
+  },
+  async probe(request) {
+    const result = await execa('lsof', lsofArguments(request), {
+      timeout: request.timeoutMs,
+      killSignal: 'SIGKILL',
+      reject: false,
+      stripFinalNewline: false,
+      maxBuffer: MAX_OUTPUT,
+      stdin: 'ignore',
+    });
+    const spawnCode =
+      result.failed &&
+      result.exitCode === undefined &&
+      !result.timedOut &&
+      result.signal === undefined
+        ? String(
+            (result.cause as NodeJS.ErrnoException | undefined)?.code ?? result.code ?? 'ESPAWN',
+          )
+        : undefined;
+    const stdout = interpretLsof({
+      exitCode: result.exitCode,
+      signal: result.timedOut ? undefined : result.signal,
+      timedOut: result.timedOut,
+      spawnError: spawnCode,
+      stdout: String(result.stdout ?? ''),
+      stderr: result.isMaxBuffer ? 'output too large' : String(result.stderr ?? ''),
+    });
+    return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);
+  },
+};

@@ -1,0 +1,295 @@
+import {type Backend, BackendFailure, type ProbeRequest, type Scope} from './backends/backend.js';
+import {lsofBackend} from './backends/lsof.js';
+import {nativeBackend} from './backends/native.js';
+import {overlapsHost} from './address.js';
+import {ProbeUnavailableError} from './errors.js';
+import {nativeBinding} from './native.js';
+import type {BackendChoice, PortReport, PortStatus, Protocol, SocketEntry} from './types.js';
+import {
+  assertBoolean,
+  assertDuration,
+  assertHost,
+  assertOneOf,
+  assertPidList,
+  assertPort,
+  checkOptions,
+} from './validate.js';
+
+export type CheckPortOptions = {
+  /**
+	The address you intend to bind. Busy means a socket overlaps it (a wildcard or a
+	dual-stack `::` socket overlaps everything of its family). Omit it for "any address".
+	@default undefined
+	*/
+  readonly host?: string;
+  /** @default 'tcp' */
+  readonly protocol?: Protocol;
+  /**
+	Busy while any socket on the port exists in any state, TIME_WAIT included (what a
+	`bind()` without SO_REUSEADDR needs). Default: only TCP LISTEN sockets (or bound UDP sockets).
+	@default false
+	*/
+  readonly strict?: boolean;
+  /** @default 'auto' */
+  readonly backend?: BackendChoice;
+  /**
+	Budget in ms for one backend attempt that spawns a process (the lsof fallback); the
+	native probe never waits.
+	@default 2000
+	*/
+  readonly timeout?: number;
+};
+
+export type ProbePortOptions = {
+  /** @default 'tcp' */
+  readonly protocol?: Protocol;
+  /** `'listen'`: TCP LISTEN sockets only (microseconds). `'all'`: every state. UDP: always every socket. @default 'all' */
+  readonly states?: 'listen' | 'all';
+  /** Look up the processes holding each socket. @default true */
+  readonly owners?: boolean;
+  /**
+	Pids scanned first (the PID file's pid, a unit's MainPID). When given, the scan stops as
+	soon as every socket has a holder, so other processes sharing a socket may be left
+	out; omit it to list every holder.
+	@default []
+	*/
+  readonly candidates?: readonly number[];
+  /** @default 'auto' */
+  readonly backend?: BackendChoice;
+  /** Budget in ms for one lsof attempt. @default 2000 */
+  readonly timeout?: number;
+};
+
+const CHECK_KEYS = ['host', 'protocol', 'strict', 'backend', 'timeout'];
+const PROBE_KEYS = ['protocol', 'states', 'owners', 'candidates', 'backend', 'timeout'];
+const BACKENDS = ['auto', 'native', 'lsof'] as const;
+const DEFAULT_TIMEOUT = 2000;
+
+type Resolved = {
+  request: ProbeRequest;
+  backend: BackendChoice;
+  host: string | undefined;
+  strict: boolean;
+};
+
+function resolveCommon(
+  port: unknown,
+  options: Partial<CheckPortOptions & ProbePortOptions>,
+): {protocol: Protocol; backend: BackendChoice; timeoutMs: number} {
+  assertPort(port);
+  const {protocol = 'tcp', backend = 'auto', timeout = DEFAULT_TIMEOUT} = options;
+  assertOneOf(protocol, 'protocol', ['tcp', 'udp']);
+  assertOneOf(backend, 'backend', BACKENDS);
+  assertDuration(timeout, 'timeout');
+  return {protocol, backend, timeoutMs: timeout};
+}
+
+export function resolveCheck(port: unknown, rawOptions: unknown, caller: string): Resolved {
+  const options = checkOptions<CheckPortOptions>(rawOptions, CHECK_KEYS, caller);
+  const common = resolveCommon(port, options);
+  const {host, strict = false} = options;
+  if (host !== undefined) {
+    assertHost(host);
+  }
+
+  assertBoolean(strict, 'strict');
+  return {
+    request: {
+      port: port as number,
+      protocol: common.protocol,
+      scope: strict ? 'all' : 'listen',
+      owners: false,
+      candidates: [],
+      timeoutMs: common.timeoutMs,
+    },
+    backend: common.backend,
+    host,
+    strict,
+  };
+}
+
+function resolveProbe(port: unknown, rawOptions: unknown, caller: string) {
+  const options = checkOptions<ProbePortOptions>(rawOptions, PROBE_KEYS, caller);
+  const common = resolveCommon(port, options);
+  const {states = 'all', owners = true, candidates = []} = options;
+  assertOneOf(states, 'states', ['listen', 'all']);
+  assertBoolean(owners, 'owners');
+  assertPidList(candidates, 'candidates');
+  const request: ProbeRequest = {
+    port: port as number,
+    protocol: common.protocol,
+    scope: states as Scope,
+    owners,
+    candidates,
+    timeoutMs: common.timeoutMs,
+  };
+  return {request, backend: common.backend};
+}
+
+function backendsFor(choice: BackendChoice): Backend[] {
+  if (choice === 'native') {
+    return [nativeBackend];
+  }
+
+  if (choice === 'lsof') {
+    return [lsofBackend];
+  }
+
+  return nativeBinding() === undefined ? [lsofBackend] : [nativeBackend, lsofBackend];
+}
+
+type Attempt =
+  {entries: SocketEntry[]; backend: Backend} | {failure: BackendFailure; backend: Backend};
+
+/** Runs the backends in order; `auto` moves on only when a backend is unavailable here. */
+function attemptSync(choice: BackendChoice, request: ProbeRequest): Attempt {
+  const backends = backendsFor(choice);
+  let last: Attempt | undefined;
+  for (const backend of backends) {
+    try {
+      return {entries: backend.probeSync(request), backend};
+    } catch (error) {
+      if (!(error instanceof BackendFailure)) {
+        throw error;
+      }
+
+      last = {failure: error, backend};
+      if (!error.unavailable) {
+        break;
+      }
+    }
+  }
+
+  return last!;
+}
+
+async function attempt(choice: BackendChoice, request: ProbeRequest): Promise<Attempt> {
+  const backends = backendsFor(choice);
+  let last: Attempt | undefined;
+  for (const backend of backends) {
+    try {
+      return {entries: await backend.probe(request), backend};
+    } catch (error) {
+      if (!(error instanceof BackendFailure)) {
+        throw error;
+      }
+
+      last = {failure: error, backend};
+      if (!error.unavailable) {
+        break;
+      }
+    }
+  }
+
+  return last!;
+}
+
+/** The sockets that make the port busy under the chosen rule. */
+export function blockersOf(
+  entries: readonly SocketEntry[],
+  host: string | undefined,
+  strict: boolean,
+): SocketEntry[] {
+  return entries.filter(
+    (entry) =>
+      (strict || entry.protocol === 'udp' || entry.state === 'LISTEN') && overlapsHost(entry, host),
+  );
+}
+
+function unknownOf(a: {failure: BackendFailure; backend: Backend}): PortStatus {
+  return {
+    status: 'unknown',
+    code: a.failure.code,
+    reason: a.failure.message,
+    permanent: a.failure.permanent,
+    backend: a.backend.name,
+  };
+}
+
+/**
+One verdict from up to two answers: a socket seen → busy; two consecutive empty answers
+→ free (a dump is not atomic); a failed attempt → unknown, never free.
+*/
+function verdict(first: Attempt, second: () => Attempt, resolved: Resolved): PortStatus;
+function verdict(
+  first: Attempt,
+  second: () => Promise<Attempt>,
+  resolved: Resolved,
+): Promise<PortStatus>;
+function verdict(
+  first: Attempt,
+  second: () => Attempt | Promise<Attempt>,
+  resolved: Resolved,
+): PortStatus | Promise<PortStatus> {
+  const judge = (a: Attempt): PortStatus | undefined => {
+    if ('failure' in a) {
+      return unknownOf(a);
+    }
+
+    const blockers = blockersOf(a.entries, resolved.host, resolved.strict);
+    return blockers.length > 0 ? {status: 'busy', blockers, backend: a.backend.name} : undefined;
+  };
+
+  const firstVerdict = judge(first);
+  if (firstVerdict) {
+    return firstVerdict;
+  }
+
+  const finish = (a: Attempt): PortStatus => judge(a) ?? {status: 'free', backend: a.backend.name};
+  const next = second();
+  return next instanceof Promise ? next.then(finish) : finish(next);
+}
+
+/** Synchronous three-state check. With the native backend this costs tens of microseconds. */
+export function checkPortSync(port: number, options?: CheckPortOptions): PortStatus {
+  const resolved = resolveCheck(port, options, 'checkPortSync');
+  return checkResolvedSync(resolved);
+}
+
+export function checkResolvedSync(resolved: Resolved): PortStatus {
+  const run = () => attemptSync(resolved.backend, resolved.request);
+  return verdict(run(), run, resolved);
+}
+
+/** Three-state check: `free`, `busy` (with the blocking sockets) or `unknown` (never read as free). */
+export async function checkPort(port: number, options?: CheckPortOptions): Promise<PortStatus> {
+  const resolved = resolveCheck(port, options, 'checkPort');
+  return checkResolved(resolved);
+}
+
+export async function checkResolved(resolved: Resolved): Promise<PortStatus> {
+  const run = async () => attempt(resolved.backend, resolved.request);
+  return verdict(await run(), run, resolved);
+}
+
+function report(a: Attempt, request: ProbeRequest, started: number): PortReport {
+  if ('failure' in a) {
+    throw new ProbeUnavailableError(`Cannot probe port ${request.port}: ${a.failure.message}`, {
+      code: a.failure.code,
+      permanent: a.failure.permanent,
+      backend: a.backend.name,
+    });
+  }
+
+  return {
+    port: request.port,
+    protocol: request.protocol,
+    sockets: a.entries,
+    backend: a.backend.name,
+    elapsedMs: performance.now() - started,
+  };
+}
+
+/** Every socket on the port, with owners. Throws `ProbeUnavailableError` when no backend answers. */
+export function probePortSync(port: number, options?: ProbePortOptions): PortReport {
+  const started = performance.now();
+  const {request, backend} = resolveProbe(port, options, 'probePortSync');
+  return report(attemptSync(backend, request), request, started);
+}
+
+/** Every socket on the port, with owners; the /proc scan runs on the libuv threadpool. */
+export async function probePort(port: number, options?: ProbePortOptions): Promise<PortReport> {
+  const started = performance.now();
+  const {request, backend} = resolveProbe(port, options, 'probePort');
+  return report(await attempt(backend, request), request, started);
+}

@@ -1,0 +1,108 @@
+/** Transport protocol of an inet socket. */
+export type Protocol = 'tcp' | 'udp';
+
+/**
+TCP states use the kernel's names. UDP sockets are `UNCONN` (bound, not connected) or
+`ESTABLISHED` (connected).
+*/
+export type SocketState =
+  | 'ESTABLISHED'
+  | 'SYN_SENT'
+  | 'SYN_RECV'
+  | 'FIN_WAIT1'
+  | 'FIN_WAIT2'
+  | 'TIME_WAIT'
+  | 'CLOSE'
+  | 'CLOSE_WAIT'
+  | 'LAST_ACK'
+  | 'LISTEN'
+  | 'CLOSING'
+  | 'NEW_SYN_RECV'
+  | 'BOUND_INACTIVE'
+  | 'UNCONN'
+  | 'UNKNOWN';
+
+/** Which backend answered a probe. */
+export type BackendName = 'native' | 'lsof';
+
+/** `'auto'` uses the addon and falls back to `lsof` when the addon or sock_diag is unavailable. */
+export type BackendChoice = 'auto' | BackendName;
+
+/**
+A process. Identity is `pid` + `startTime` + `bootId`: a pid with another start time is
+another process.
+*/
+export type ProcessInfo = {
+  readonly pid: number;
+  /** Parent pid; `undefined` when the backend cannot read it (lsof fallback). */
+  readonly ppid: number | undefined;
+  /** Effective uid. */
+  readonly uid: number;
+  /** Short name (`comm` on Linux). */
+  readonly name: string;
+  /** Arguments joined by spaces (at most 4 KiB); the name when the kernel shows none. */
+  readonly command: string;
+  /** Start time in clock ticks since boot (Linux); `undefined` when unreadable (lsof fallback). */
+  readonly startTime: number | undefined;
+  /** Identifies the boot the start time belongs to; `undefined` when unreadable. */
+  readonly bootId: string | undefined;
+};
+
+/**
+Who holds a socket.
+- `found`: every process holding it (forked workers share a listener).
+- `none`: no file refers to it; the kernel owns it (TIME_WAIT, SYN_RECV, orphans).
+- `unknown`: some processes could not be inspected (`code` is `'EACCES'`).
+- `not-visible`: every process was inspected and none holds it (another pid namespace,
+  an fd in flight, or the holder exited during the scan).
+*/
+export type Owner =
+  | {readonly status: 'found'; readonly processes: readonly ProcessInfo[]}
+  | {readonly status: 'none'}
+  | {readonly status: 'unknown'; readonly code: string}
+  | {readonly status: 'not-visible'};
+
+export type SocketEntry = {
+  readonly protocol: Protocol;
+  /** Address family of the socket. An IPv4 peer of a dual-stack socket keeps family 6. */
+  readonly family: 4 | 6;
+  readonly state: SocketState;
+  /** IPv4-mapped IPv6 addresses are reported as IPv4 (`::ffff:127.0.0.1` → `127.0.0.1`). */
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** IPv6 listening/bound sockets: whether IPv4 is excluded. Absent when not applicable or unknown. */
+  readonly v6only?: boolean;
+  /** Uid of the socket's creator (0 for kernel-owned sockets). */
+  readonly uid: number;
+  /** Socket inode; 0 when no file refers to it, or when the backend cannot tell (lsof). */
+  readonly inode: number;
+  /** Present when owners were looked up. */
+  readonly owner?: Owner;
+};
+
+/** Result of a three-state check. `unknown` is never a kind of `free`. */
+export type PortStatus =
+  | {readonly status: 'free'; readonly backend: BackendName}
+  | {
+      readonly status: 'busy';
+      readonly blockers: readonly SocketEntry[];
+      readonly backend: BackendName;
+    }
+  | {
+      readonly status: 'unknown';
+      readonly code: string;
+      readonly reason: string;
+      /** `true` when retrying cannot help (no backend at all); `false` for one failed attempt. */
+      readonly permanent: boolean;
+      readonly backend: BackendName;
+    };
+
+export type PortReport = {
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly sockets: readonly SocketEntry[];
+  readonly backend: BackendName;
+  readonly elapsedMs: number;
+};

@@ -1,0 +1,126 @@
+import {Buffer} from 'node:buffer';
+import {ownersFromScan} from './backends/native.js';
+import {ProbeUnavailableError} from './errors.js';
+import {requireNative} from './process.js';
+import type {Owner} from './types.js';
+import {show} from './validate.js';
+import type {NativeBinding, RawOwnerScan, RawUnixSocket} from './native.js';
+
+export type UnixSocketEntry = {
+  readonly type: 'stream' | 'dgram' | 'seqpacket';
+  /** `LISTEN` for stream/seqpacket listeners, `UNCONN` for bound datagram sockets. */
+  readonly state: 'LISTEN' | 'UNCONN';
+  readonly inode: number;
+  /** The address the socket was bound to (abstract names start with `@`). */
+  readonly name: string;
+  readonly owner: Owner;
+};
+
+export type UnixSocketReport = {
+  readonly path: string;
+  /** Whether the path exists (always true for abstract names). */
+  readonly exists: boolean;
+  /** Whether the path is a socket file. A stale socket file with no listener still blocks `bind()`. */
+  readonly isSocket: boolean;
+  readonly sockets: readonly UnixSocketEntry[];
+  readonly backend: 'native';
+  readonly elapsedMs: number;
+};
+
+/** sun_path is 108 bytes including the terminating NUL. */
+const MAX_PATH_BYTES = 107;
+
+function assertSocketPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string') {
+    throw new TypeError(`Expected path to be a string, got ${show(path)}`);
+  }
+
+  const bytes = Buffer.byteLength(path);
+  if (bytes === 0 || bytes > MAX_PATH_BYTES || path.includes('\0')) {
+    throw new RangeError(
+      `Expected path to be 1 to ${MAX_PATH_BYTES} bytes without NUL (the limit of sun_path), got ${show(path)} (${bytes} bytes)`,
+    );
+  }
+}
+
+const TYPES: Record<number, UnixSocketEntry['type']> = {1: 'stream', 2: 'dgram', 5: 'seqpacket'};
+
+function dump(b: NativeBinding, path: string) {
+  try {
+    return b.unixDump(path);
+  } catch (error) {
+    const code = String((error as {code?: unknown}).code ?? 'EIO');
+    throw new ProbeUnavailableError(
+      `Cannot probe unix socket ${show(path)}: ${(error as Error).message}`,
+      {
+        code,
+        permanent: code === 'ENOENT',
+        backend: 'native',
+        cause: error,
+      },
+    );
+  }
+}
+
+function build(
+  b: NativeBinding,
+  path: string,
+  raw: ReturnType<NativeBinding['unixDump']>,
+  scan: RawOwnerScan | undefined,
+  started: number,
+): UnixSocketReport {
+  const inodes = raw.sockets.map((s) => s.inode);
+  const owners = scan ? ownersFromScan(b, inodes, scan) : [];
+  return {
+    path,
+    exists: raw.exists,
+    isSocket: raw.isSocket,
+    sockets: raw.sockets.map((s: RawUnixSocket, index) => ({
+      type: TYPES[s.type] ?? 'stream',
+      state: s.state === 10 ? 'LISTEN' : 'UNCONN',
+      inode: s.inode,
+      name: s.name,
+      owner: owners[index]!,
+    })),
+    backend: 'native',
+    elapsedMs: performance.now() - started,
+  };
+}
+
+/**
+Listeners (and bound datagram sockets) of a unix socket path, matched by the file's
+device and inode, with their owners. A leading `@` names an abstract socket (Linux).
+*/
+export function probeUnixSocketSync(path: string): UnixSocketReport {
+  const started = performance.now();
+  assertSocketPath(path);
+  const b = requireNative('probeUnixSocket');
+  const raw = dump(b, path);
+  const scan =
+    raw.sockets.length > 0
+      ? b.findOwners(
+          raw.sockets.map((s) => s.inode),
+          [],
+          [],
+          false,
+        )
+      : undefined;
+  return build(b, path, raw, scan, started);
+}
+
+export async function probeUnixSocket(path: string): Promise<UnixSocketReport> {
+  const started = performance.now();
+  assertSocketPath(path);
+  const b = requireNative('probeUnixSocket');
+  const raw = dump(b, path);
+  const scan =
+    raw.sockets.length > 0
+      ? await b.findOwnersAsync(
+          raw.sockets.map((s) => s.inode),
+          [],
+          [],
+          false,
+        )
+      : undefined;
+  return build(b, path, raw, scan, started);
+}

@@ -1,0 +1,102 @@
+import {isIP} from 'node:net';
+import {inspect} from 'node:util';
+
+/** Renders a value for an error message: `0`, `'80'`, `null`, `NaN`, `[Function: f]`. */
+export const show = (value: unknown): string => inspect(value, {depth: 1, breakLength: Infinity});
+
+export function assertInteger(
+  value: unknown,
+  name: string,
+  min: number,
+  max: number,
+): asserts value is number {
+  if (typeof value !== 'number') {
+    throw new TypeError(
+      `Expected ${name} to be an integer between ${min} and ${max}, got ${show(value)}`,
+    );
+  }
+
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `Expected ${name} to be an integer between ${min} and ${max}, got ${show(value)}`,
+    );
+  }
+}
+
+export function assertPort(value: unknown, name = 'port'): asserts value is number {
+  assertInteger(value, name, 1, 65_535);
+}
+
+export function assertPid(value: unknown, name = 'pid'): asserts value is number {
+  assertInteger(value, name, 1, 2_147_483_647);
+}
+
+/** Checks that `options` is undefined or a plain object with only the given keys; returns it. */
+export function checkOptions<T extends object>(
+  options: unknown,
+  allowed: readonly string[],
+  caller: string,
+): Partial<T> {
+  if (options === undefined) {
+    return {};
+  }
+
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected the options of ${caller} to be an object, got ${show(options)}`);
+  }
+
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(
+        `Unknown option ${show(key)} for ${caller}; expected one of ${allowed.join(', ')}`,
+      );
+    }
+  }
+
+  return options as Partial<T>;
+}
+
+export function assertOneOf<T extends string>(
+  value: unknown,
+  name: string,
+  choices: readonly T[],
+): asserts value is T {
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    throw new TypeError(
+      `Expected ${name} to be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${show(value)}`,
+    );
+  }
+}
+
+export function assertBoolean(value: unknown, name: string): asserts value is boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`Expected ${name} to be a boolean, got ${show(value)}`);
+  }
+}
+
+/** A literal IPv4 or IPv6 address (no host names: they resolve differently over time). */
+export function assertHost(value: unknown, name = 'host'): asserts value is string {
+  if (typeof value !== 'string' || isIP(value) === 0) {
+    throw new TypeError(
+      `Expected ${name} to be an IPv4 or IPv6 address such as '127.0.0.1' or '::', got ${show(value)}`,
+    );
+  }
+}
+
+export function assertPidList(value: unknown, name: string): asserts value is number[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError(`Expected ${name} to be an array of pids, got ${show(value)}`);
+  }
+
+  for (const [index, pid] of value.entries()) {
+    assertPid(pid, `${name}[${index}]`);
+  }
+}
+
+export function assertDuration(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new (typeof value === 'number' ? RangeError : TypeError)(
+      `Expected ${name} to be a positive finite number of milliseconds, got ${show(value)}`,
+    );
+  }
+}

@@ -1,0 +1,93 @@
+import {type ChildProcess, fork, spawn} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {afterEach} from 'vitest';
+
+export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+export type ListenerConfig = {
+  kind?: 'tcp' | 'udp' | 'unix';
+  host?: string;
+  port?: number;
+  path?: string;
+  ipv6Only?: boolean;
+  onTerm?: 'exit' | 'ignore' | {drainMs: number};
+  forkHolder?: boolean;
+  heapMiB?: number;
+  /** Run the child as this uid/gid (root only). */
+  uid?: number;
+  gid?: number;
+};
+
+export type Listener = {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  path?: string;
+  holderPid?: number;
+  exited: Promise<void>;
+};
+
+const spawned = new Set<number>();
+
+/** Registers a pid that the current test started, to be SIGKILLed after the test. */
+export function track(pid: number | undefined): void {
+  if (pid !== undefined) {
+    spawned.add(pid);
+  }
+}
+
+afterEach(() => {
+  for (const pid of spawned) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+
+  spawned.clear();
+});
+
+/** Starts test/fixtures/listener.mjs and resolves once it is bound. */
+export async function startListener(config: ListenerConfig = {}): Promise<Listener> {
+  const {uid, gid, ...rest} = config;
+  const child = fork(path.join(fixtures, 'listener.mjs'), [JSON.stringify(rest)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(uid === undefined ? {} : {uid, gid: gid ?? uid}),
+  });
+  track(child.pid);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const message = await new Promise<{pid: number; port: number; path?: string; holderPid?: number}>(
+    (resolve, reject) => {
+      child.once('message', (m) => resolve(m as never));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`listener exited early (${code ?? signal})`)),
+      );
+    },
+  );
+  track(message.holderPid);
+  return {child, exited, ...message};
+}
+
+/** A temporary directory removed after the test file. */
+export function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'portwarden-test-'));
+  afterEach(() => rmSync(dir, {recursive: true, force: true}));
+  return dir;
+}
+
+/** Runs a command and returns its stdout (throws on failure). */
+export async function run(command: string, args: string[]): Promise<string> {
+  const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'inherit']});
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) {
+    throw new Error(`${command} ${args.join(' ')} exited with ${code}`);
+  }
+
+  return out;
+}
+
+export const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
