@@ -1,0 +1,394 @@
+#!/usr/bin/env node
+// The bundled benchmark: portwarden against spawning lsof and ss, the peer packages
+// pid-port and find-process, and the connect probe of tcp-port-used, on one machine in
+// one run, at growing scale. Writes bench/results.{md,json,svg}.
+//
+//   node scripts/bench.mjs [--quick] [--out DIR]
+//
+// --quick: one small scale and few iterations (the test suite runs it as a smoke test).
+import {execFileSync, fork, spawn} from 'node:child_process';
+import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {parseArgs} from 'node:util';
+import * as portwarden from '../dist/index.js';
+import {renderSvg} from './bench-svg.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const {values: flags} = parseArgs({
+  options: {quick: {type: 'boolean', default: false}, out: {type: 'string'}},
+});
+const quick = flags.quick;
+const outDir = path.resolve(flags.out ?? path.join(root, 'bench'));
+
+const ITER_FAST = quick ? 200 : 3000; // in-process calls
+const ITER_SPAWN = quick ? 3 : 25; // subprocess-based methods
+const SCALES = quick
+  ? [{name: 'idle', processes: 0, connections: 0}]
+  : [
+      {name: '~70 processes', processes: 70, connections: 0},
+      {name: '~1000 processes + 3000 sockets', processes: 1000, connections: 1000},
+    ];
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const nowUs = () => Number(process.hrtime.bigint()) / 1000;
+
+function timeSync(fn, iterations) {
+  for (let i = 0; i < Math.min(20, iterations); i++) fn(); // warm-up
+  const samples = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = nowUs();
+    fn();
+    samples.push(nowUs() - start);
+  }
+  return median(samples);
+}
+
+async function timeAsync(fn, iterations) {
+  await fn(); // warm-up
+  const samples = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = nowUs();
+    await fn();
+    samples.push(nowUs() - start);
+  }
+  return median(samples);
+}
+
+function runCommand(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'ignore']});
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+}
+
+function processCount() {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).length;
+}
+
+/** A listener in its own process, like the daemon a restart script looks for. */
+async function startHolder() {
+  const child = fork(
+    path.join(root, 'test', 'fixtures', 'listener.mjs'),
+    [JSON.stringify({host: '::'})],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
+  const message = await new Promise((resolve) => child.once('message', resolve));
+  return {child, pid: message.pid, port: message.port};
+}
+
+/** Background load: sleeping processes up to the target count, and ESTABLISHED + TIME_WAIT sockets. */
+async function createLoad(scale) {
+  const sleepers = [];
+  const missing = Math.max(0, scale.processes - processCount());
+  for (let i = 0; i < missing; i++) {
+    const child = spawn('sleep', ['3600'], {stdio: 'ignore'});
+    child.on('error', () => {});
+    sleepers.push(child);
+  }
+
+  const sockets = [];
+  let server;
+  if (scale.connections > 0) {
+    server = net.createServer((socket) => sockets.push(socket));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const {port} = server.address();
+    const connect = () =>
+      new Promise((resolve, reject) => {
+        const c = net.connect(port, '127.0.0.1', () => resolve(c));
+        c.on('error', reject);
+      });
+    // ESTABLISHED pairs (two sockets each).
+    for (let i = 0; i < scale.connections; i++) sockets.push(await connect());
+    // TIME_WAIT: the client closes first, so the TIME_WAIT stays on the client side.
+    for (let i = 0; i < scale.connections; i++) {
+      const c = await connect();
+      await new Promise((resolve) => {
+        c.once('close', resolve);
+        c.end();
+      });
+    }
+  }
+
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return {
+    processes: processCount(),
+    sockets: Number(execFileSync('ss', ['-tanH']).toString().split('\n').filter(Boolean).length),
+    async remove() {
+      for (const s of sockets) s.destroy();
+      server?.close();
+      for (const child of sleepers) child.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    },
+  };
+}
+
+async function loadPeers() {
+  const peers = {};
+  try {
+    peers.pidPort = (await import('pid-port')).portToPid;
+  } catch {}
+  try {
+    const m = await import('find-process');
+    peers.findProcess = m.default?.default ?? m.default;
+  } catch {}
+  try {
+    const m = await import('tcp-port-used');
+    peers.tcpPortUsed = (m.default ?? m).check;
+  } catch {}
+  return peers;
+}
+
+async function measureScale(scale, peers, results) {
+  const load = await createLoad(scale);
+  const holder = await startHolder();
+  const port = holder.port;
+  const label = `${scale.name}`;
+  const add = (operation, method, medianUs, note) => {
+    results.push({
+      scale: label,
+      processes: load.processes,
+      sockets: load.sockets,
+      operation,
+      method,
+      medianUs,
+      note,
+    });
+    console.error(`  ${operation.padEnd(28)} ${method.padEnd(44)} ${formatUs(medianUs)}`);
+  };
+
+  console.error(`scale ${label}: ${load.processes} processes, ${load.sockets} TCP sockets`);
+  try {
+    // 1. Listening check.
+    add(
+      'listening check',
+      'portwarden checkPortSync',
+      timeSync(() => portwarden.checkPortSync(port), ITER_FAST),
+    );
+    add(
+      'listening check',
+      'spawn lsof -nP -iTCP:P -sTCP:LISTEN -t',
+      await timeAsync(
+        () => runCommand('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t']),
+        ITER_SPAWN,
+      ),
+    );
+    add(
+      'listening check',
+      "spawn ss -ltnH 'sport = :P'",
+      await timeAsync(() => runCommand('ss', ['-ltnH', `sport = :${port}`]), ITER_SPAWN),
+    );
+    if (peers.tcpPortUsed) {
+      add(
+        'listening check',
+        'tcp-port-used check (connect probe)',
+        await timeAsync(() => peers.tcpPortUsed(port, '127.0.0.1'), ITER_SPAWN * 4),
+        'sees only listeners reachable on 127.0.0.1',
+      );
+    }
+
+    // 2. Owner lookup, cold (every process is a candidate).
+    add(
+      'owner lookup (cold)',
+      'portwarden probePortSync',
+      timeSync(() => portwarden.probePortSync(port, {states: 'listen'}), quick ? 20 : 200),
+    );
+    add(
+      'owner lookup (cold)',
+      'spawn lsof -nP -iTCP:P -sTCP:LISTEN -Fp',
+      await timeAsync(
+        () => runCommand('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-Fp']),
+        ITER_SPAWN,
+      ),
+    );
+    add(
+      'owner lookup (cold)',
+      "spawn ss -ltnpH 'sport = :P'",
+      await timeAsync(() => runCommand('ss', ['-ltnpH', `sport = :${port}`]), ITER_SPAWN),
+    );
+    if (peers.pidPort) {
+      add(
+        'owner lookup (cold)',
+        "pid-port portToPid({host: '*'})",
+        await timeAsync(() => peers.pidPort({port, host: '*'}), ITER_SPAWN),
+      );
+    }
+
+    if (peers.findProcess) {
+      add(
+        'owner lookup (cold)',
+        "find-process('port')",
+        await timeAsync(() => peers.findProcess('port', port), ITER_SPAWN),
+      );
+    }
+
+    // 3. Owner lookup with the expected pid first.
+    add(
+      'owner lookup (candidate)',
+      'portwarden probePortSync candidates',
+      timeSync(
+        () => portwarden.probePortSync(port, {states: 'listen', candidates: [holder.pid]}),
+        ITER_FAST,
+      ),
+    );
+
+    // 4. Strict check (every state, TIME_WAIT included).
+    add(
+      'strict check (all states)',
+      'portwarden checkPortSync strict',
+      timeSync(() => portwarden.checkPortSync(port, {strict: true}), quick ? 50 : 500),
+    );
+    add(
+      'strict check (all states)',
+      'spawn lsof -nP -iTCP:P',
+      await timeAsync(() => runCommand('lsof', ['-nP', `-iTCP:${port}`]), ITER_SPAWN),
+      'lsof cannot see TIME_WAIT',
+    );
+    add(
+      'strict check (all states)',
+      "spawn ss -tanH 'sport = :P'",
+      await timeAsync(() => runCommand('ss', ['-tanH', `sport = :${port}`]), ITER_SPAWN),
+    );
+
+    // 5. PID file claim + release.
+    if (portwarden.claimPidFile) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'portwarden-bench-'));
+      const file = path.join(dir, 'bench.pid');
+      add(
+        'PID file claim + release',
+        'portwarden claimPidFile',
+        timeSync(() => portwarden.claimPidFile(file).release(), ITER_FAST),
+      );
+      const held = portwarden.claimPidFile(file);
+      if (portwarden.readPidFile) {
+        add(
+          'PID file read',
+          'portwarden readPidFile',
+          timeSync(() => portwarden.readPidFile(file), ITER_FAST),
+        );
+      }
+      held.release();
+      rmSync(dir, {recursive: true, force: true});
+    }
+  } finally {
+    holder.child.kill('SIGKILL');
+    await load.remove();
+  }
+}
+
+/** waitForPortFree reaction latency against an lsof loop polling every 50 ms. */
+async function measureReaction(results) {
+  if (!portwarden.waitForPortFree) return;
+  const runs = quick ? 5 : 50;
+  const lsofRuns = quick ? 3 : 20;
+  const measure = async (wait) => {
+    const holder = await startHolder();
+    const waiting = wait(holder.port);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const killedAt = nowUs();
+    holder.child.kill('SIGKILL');
+    await waiting;
+    return nowUs() - killedAt;
+  };
+
+  const ours = [];
+  for (let i = 0; i < runs; i++)
+    ours.push(await measure((port) => portwarden.waitForPortFree(port, {timeout: 10_000})));
+  const lsofLoop = async (port) => {
+    for (;;) {
+      const out = await runCommand('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t']);
+      if (out.trim() === '') return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const theirs = [];
+  for (let i = 0; i < lsofRuns; i++) theirs.push(await measure(lsofLoop));
+  const scale = 'reaction';
+  results.push({
+    scale,
+    operation: 'waitForPortFree reaction',
+    method: 'portwarden waitForPortFree',
+    medianUs: median(ours),
+  });
+  results.push({
+    scale,
+    operation: 'waitForPortFree reaction',
+    method: 'lsof poll every 50 ms',
+    medianUs: median(theirs),
+  });
+  console.error(
+    `  reaction: portwarden ${formatUs(median(ours))}, lsof loop ${formatUs(median(theirs))}`,
+  );
+}
+
+function formatUs(us) {
+  if (us < 1000) return `${us.toFixed(1)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(2)} ms`;
+  return `${(us / 1_000_000).toFixed(2)} s`;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    date: new Date().toISOString().slice(0, 10),
+  };
+}
+
+function markdown(results, info) {
+  const lines = [
+    `Measured on ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, ${info.kernel}, Node ${info.node}, ${info.date}. Medians; ratio = method / portwarden.`,
+    '',
+    '| scale | operation | method | median | ratio |',
+    '|---|---|---|---:|---:|',
+  ];
+  for (const r of results) {
+    const base = results.find(
+      (b) =>
+        b.scale === r.scale && b.operation === r.operation && b.method.startsWith('portwarden'),
+    );
+    const ratio =
+      base && base !== r
+        ? `${(r.medianUs / base.medianUs).toFixed(r.medianUs / base.medianUs >= 10 ? 0 : 1)}×`
+        : '—';
+    lines.push(
+      `| ${r.scale} | ${r.operation} | ${r.method}${r.note ? ` (${r.note})` : ''} | ${formatUs(r.medianUs)} | ${ratio} |`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+const started = Date.now();
+const peers = await loadPeers();
+const results = [];
+for (const scale of SCALES) await measureScale(scale, peers, results);
+await measureReaction(results);
+const info = machine();
+const md = markdown(results, info);
+mkdirSync(outDir, {recursive: true});
+writeFileSync(path.join(outDir, 'results.md'), md);
+writeFileSync(
+  path.join(outDir, 'results.json'),
+  JSON.stringify({machine: info, quick, results}, null, 2) + '\n',
+);
+writeFileSync(path.join(outDir, 'results.svg'), renderSvg(results, info));
+process.stdout.write(md);
+console.error(
+  `bench finished in ${((Date.now() - started) / 1000).toFixed(1)} s; results in ${outDir}`,
+);
