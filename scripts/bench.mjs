@@ -6,7 +6,7 @@
 //   node scripts/bench.mjs [--quick] [--out DIR]
 //
 // --quick: one small scale and few iterations (the test suite runs it as a smoke test).
-import {execFileSync, fork, spawn} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,7 +21,7 @@ const {values: flags} = parseArgs({
   options: {quick: {type: 'boolean', default: false}, out: {type: 'string'}},
 });
 const quick = flags.quick;
-const outDir = path.resolve(flags.out ?? path.join(root, 'bench'));
+const outDir = path.resolve(flags.out ?? 'bench');
 
 const ITER_FAST = quick ? 200 : 3000; // in-process calls
 const ITER_SPAWN = quick ? 3 : 25; // subprocess-based methods
@@ -76,17 +76,13 @@ function processCount() {
   return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).length;
 }
 
-/** A listener in its own process, like the daemon a restart script looks for. */
+// A listener in its own process, like the daemon a restart script looks for.
+const HOLDER = `const s = require('node:net').createServer().listen({port: 0, host: '::'}, () => process.send({pid: process.pid, port: s.address().port}));`;
+
 async function startHolder() {
-  const child = fork(
-    path.join(root, 'test', 'fixtures', 'listener.mjs'),
-    [JSON.stringify({host: '::'})],
-    {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    },
-  );
-  const message = await new Promise((resolve) => child.once('message', resolve));
-  return {child, pid: message.pid, port: message.port};
+	const child = spawn(process.execPath, ['-e', HOLDER], {stdio: ['ignore', 'ignore', 'inherit', 'ipc']});
+	const message = await new Promise((resolve) => child.once('message', resolve));
+	return {child, pid: message.pid, port: message.port};
 }
 
 /** Background load: sleeping processes up to the target count, and ESTABLISHED + TIME_WAIT sockets. */
