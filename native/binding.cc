@@ -5,16 +5,25 @@
 #include <napi.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>  // major/minor (darwin has them in sys/types.h)
+#endif
+#include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 
+#include "parse/darwin.h"
 #include "parse/netlink.h"
 #include "parse/procfs.h"
 #include "platform.h"
+#include "posix/notify.h"
+#include "posix/pidfile.h"
+#include "process_control.h"
 
 namespace pw {
 namespace {
@@ -31,8 +40,17 @@ Napi::Error errno_error(Napi::Env env, int neg_errno, const char* syscall) {
   return err;
 }
 
+// Throws unless an exception is already pending (a getter of an argument threw): that one
+// propagates, and throwing a second time would make napi_throw fail, which is fatal.
 void throw_type(Napi::Env env, const char* message) {
+  if (env.IsExceptionPending()) return;
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+}
+
+// A Uint8Array (Buffer included). Other views (DataView, Float64Array) are refused: the
+// buffer accessors would fail on some of them with a pending exception.
+bool is_bytes(const Napi::Value& v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
 }
 
 bool get_uint(const Napi::CallbackInfo& info, size_t i, uint32_t max, uint32_t& out) {
@@ -52,8 +70,8 @@ bool get_uint_array(const Napi::CallbackInfo& info, size_t i, double max, std::v
   if (n > (1u << 20)) return false;
   out.reserve(n);
   for (uint32_t k = 0; k < n; k++) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsNumber()) return false;
+    Napi::Value v = arr.Get(k);  // empty when a getter threw: the exception is pending
+    if (v.IsEmpty() || !v.IsNumber()) return false;
     double d = v.As<Napi::Number>().DoubleValue();
     if (!(d >= 0 && d <= max) || d != double(uint64_t(d))) return false;
     out.push_back(T(d));
@@ -170,6 +188,90 @@ class FindOwnersWorker : public Napi::AsyncWorker {
   int result_ = 0;
 };
 
+// (pids: number[], startTimes: number[], ...): positive pids, start times -1 (no identity
+// check) or non-negative integers, same length, at most 4096.
+bool get_process_refs(const Napi::CallbackInfo& info, std::vector<ProcessRef>& out) {
+  std::vector<uint32_t> pids;
+  if (!get_uint_array(info, 0, 2147483647.0, pids) || pids.size() > 4096 || info.Length() < 2 ||
+      !info[1].IsArray() || info[1].As<Napi::Array>().Length() != pids.size()) {
+    return false;
+  }
+  Napi::Array starts = info[1].As<Napi::Array>();
+  out.reserve(pids.size());
+  for (uint32_t k = 0; k < pids.size(); k++) {
+    Napi::Value v = starts.Get(k);
+    if (pids[k] == 0 || !v.IsNumber()) return false;
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= -1 && d <= 9007199254740991.0) || d != double(int64_t(d))) return false;
+    out.push_back({int(pids[k]), int64_t(d)});
+  }
+  return true;
+}
+
+// Indices of the targets that are gone.
+Napi::Array gone_to_js(Napi::Env env, const std::vector<uint8_t>& gone) {
+  Napi::Array arr = Napi::Array::New(env);
+  for (size_t i = 0; i < gone.size(); i++)
+    if (gone[i]) arr.Set(arr.Length(), Napi::Number::New(env, double(i)));
+  return arr;
+}
+
+// Owns the wake-up fd shared by a pending wait and its JS cancel() function.
+struct CancelHandle {
+  WaitCancel cancel;
+  ~CancelHandle() { wait_cancel_close(cancel); }
+};
+
+class WaitExitWorker : public Napi::AsyncWorker {
+ public:
+  WaitExitWorker(Napi::Env env, std::vector<ProcessRef> targets, int timeout_ms,
+                 std::shared_ptr<CancelHandle> cancel)
+      : Napi::AsyncWorker(env, "portwarden:waitExit"),
+        deferred_(env),
+        targets_(std::move(targets)),
+        timeout_ms_(timeout_ms),
+        cancel_(std::move(cancel)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    result_ = wait_any_exit(targets_, timeout_ms_, cancel_->cancel, gone_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (result_ < 0) {
+      deferred_.Reject(errno_error(env, result_, "pidfd_open").Value());
+    } else {
+      deferred_.Resolve(gone_to_js(env, gone_));
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<ProcessRef> targets_;
+  int timeout_ms_;
+  std::shared_ptr<CancelHandle> cancel_;
+  std::vector<uint8_t> gone_;
+  int result_ = 0;
+};
+
+// {empty, pid?, startTime?, bootId?, data?}: absent fields did not parse.
+Napi::Object pidfile_record_to_js(Napi::Env env, const PidFileRecord& rec) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("empty", Napi::Boolean::New(env, rec.empty));
+  if (rec.has_pid) o.Set("pid", Napi::Number::New(env, rec.pid));
+  if (rec.has_start_time) o.Set("startTime", Napi::Number::New(env, double(rec.start_time)));
+  if (!rec.boot_id.empty()) o.Set("bootId", Napi::String::New(env, rec.boot_id));
+  if (rec.has_data) o.Set("data", Napi::String::New(env, rec.data));
+  return o;
+}
+
+// A path argument for the PID-file calls: a non-empty string without NUL.
+bool get_path(const Napi::CallbackInfo& info, size_t i, std::string& out) {
+  if (info.Length() <= i || !info[i].IsString()) return false;
+  out = info[i].As<Napi::String>().Utf8Value();
+  return !out.empty() && out.find('\0') == std::string::npos;
+}
+
 }  // namespace
 
 class Addon : public Napi::Addon<Addon> {
@@ -178,7 +280,14 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Object testing = Napi::Object::New(env);
     testing.Set("parseInetDiag", Napi::Function::New(env, ParseInetDiag, "parseInetDiag"));
     testing.Set("parseUnixDiag", Napi::Function::New(env, ParseUnixDiag, "parseUnixDiag"));
+    testing.Set("parseDumpEnd", Napi::Function::New(env, ParseDumpEnd, "parseDumpEnd"));
     testing.Set("parseProcStat", Napi::Function::New(env, ParseProcStat, "parseProcStat"));
+    testing.Set("parsePidFile", Napi::Function::New(env, ParsePidFile, "parsePidFile"));
+    testing.Set("parseSocketFdinfo",
+                Napi::Function::New(env, ParseSocketFdinfo, "parseSocketFdinfo"));
+    testing.Set("walkPcblistN", Napi::Function::New(env, WalkPcblistN, "walkPcblistN"));
+    testing.Set("parseFdList", Napi::Function::New(env, ParseFdList, "parseFdList"));
+    testing.Set("parseProcargs2", Napi::Function::New(env, ParseProcargs2, "parseProcargs2"));
     DefineAddon(exports, {
                              InstanceMethod("inetDump", &Addon::InetDump),
                              InstanceMethod("unixDump", &Addon::UnixDump),
@@ -186,6 +295,14 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("findOwnersAsync", &Addon::FindOwnersAsync),
                              InstanceMethod("processInfo", &Addon::ProcessInfoJs),
                              InstanceMethod("bootId", &Addon::BootId),
+                             InstanceMethod("pidfileClaim", &Addon::PidfileClaim),
+                             InstanceMethod("pidfileRelease", &Addon::PidfileRelease),
+                             InstanceMethod("pidfileHandOver", &Addon::PidfileHandOver),
+                             InstanceMethod("pidfileRead", &Addon::PidfileRead),
+                             InstanceMethod("notify", &Addon::Notify),
+                             InstanceMethod("waitExit", &Addon::WaitExit),
+                             InstanceMethod("waitExitAsync", &Addon::WaitExitAsync),
+                             InstanceMethod("signalProcess", &Addon::SignalProcess),
                              InstanceValue("testing", testing),
                          });
   }
@@ -193,9 +310,21 @@ class Addon : public Napi::Addon<Addon> {
  private:
   std::string boot_id_;  // per environment, read once
   ProbeCache cache_;     // the netlink socket reused by synchronous probes
+  // PID files this environment owns, by fd: released when the environment ends (a
+  // worker thread exiting), so that a lock never outlives its owner's JS world.
+  struct HeldPidFile {
+    std::string path;
+    uint64_t dev;
+    uint64_t ino;
+  };
+  std::map<int, HeldPidFile> pidfiles_;
+  PidFileSelf self_;  // our pid, start time and boot id (read once per pid)
 
  public:
-  ~Addon() { probe_cache_close(cache_); }
+  ~Addon() {
+    probe_cache_close(cache_);
+    for (auto& [fd, held] : pidfiles_) pidfile_release(fd, held.path.c_str(), held.dev, held.ino);
+  }
 
  private:
   // inetDump(port, protocols, tcpStates) -> InetSocket[]
@@ -315,6 +444,162 @@ class Addon : public Napi::Addon<Addon> {
     return o;
   }
 
+  // notify(socketPath, message) -> undefined; one datagram ('@' = abstract namespace).
+  Napi::Value Notify(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+      throw_type(env, "notify(socketPath: string, message: string)");
+      return env.Undefined();
+    }
+    int r =
+        notify_send(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+    if (r < 0) {
+      errno_error(env, r, "sendto").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return env.Undefined();
+  }
+
+  // Our pid, start time and boot id for PID-file records (read again after a fork).
+  int self_identity() {
+    int pid = int(getpid());
+    if (self_.pid == pid) return 0;
+    if (boot_id_.empty()) {
+      int r = boot_id(boot_id_);
+      if (r < 0) return r;
+    }
+    ProcessInfo p;
+    int r = process_info(pid, p);
+    if (r < 0) return r;
+    self_.pid = pid;
+    self_.start_time = p.start_time;
+    self_.boot_id = boot_id_;
+    return 0;
+  }
+
+  // pidfileClaim(path, data) -> {fd, created, tookOver, pid, startTime, bootId, previous?}
+  //   | {held: record}. `data` is '' or one line of JSON (no '\n').
+  Napi::Value PidfileClaim(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path;
+    if (!get_path(info, 0, path) || info.Length() < 2 || !info[1].IsString()) {
+      throw_type(env, "pidfileClaim(path: non-empty string without NUL, data: string)");
+      return env.Undefined();
+    }
+    std::string data = info[1].As<Napi::String>().Utf8Value();
+    if (data.size() > kPidFileMaxDataBytes || data.find('\n') != std::string::npos ||
+        data.find('\0') != std::string::npos) {
+      throw_type(env, "pidfileClaim(path, data): data is one line of at most 16 KiB");
+      return env.Undefined();
+    }
+    int r = self_identity();
+    if (r < 0) {
+      errno_error(env, r, "read process identity").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    PidFileClaim claim;
+    r = pidfile_claim(path.c_str(), self_, data, claim);
+    if (r < 0) {
+      errno_error(env, r, claim.syscall).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object o = Napi::Object::New(env);
+    if (claim.held) {
+      o.Set("held", pidfile_record_to_js(env, claim.holder));
+      return o;
+    }
+    pidfiles_[claim.fd] = HeldPidFile{path, claim.dev, claim.ino};
+    o.Set("fd", Napi::Number::New(env, claim.fd));
+    o.Set("created", Napi::Boolean::New(env, claim.created));
+    o.Set("tookOver", Napi::Boolean::New(env, claim.took_over));
+    o.Set("pid", Napi::Number::New(env, self_.pid));
+    o.Set("startTime", Napi::Number::New(env, double(self_.start_time)));
+    o.Set("bootId", Napi::String::New(env, self_.boot_id));
+    if (claim.took_over) o.Set("previous", pidfile_record_to_js(env, claim.previous));
+    return o;
+  }
+
+  // pidfileRelease(fd) -> undefined. Unlinks the file if the path still names it, while
+  // still locked, then closes fd. Only fds returned by pidfileClaim are accepted.
+  Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd;
+    if (!get_uint(info, 0, 0x7fffffff, fd)) {
+      throw_type(env, "pidfileRelease(fd: a descriptor returned by pidfileClaim)");
+      return env.Undefined();
+    }
+    auto it = pidfiles_.find(int(fd));
+    if (it == pidfiles_.end()) {
+      errno_error(env, -EBADF, "close").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    HeldPidFile held = std::move(it->second);
+    pidfiles_.erase(it);
+    int r = pidfile_release(int(fd), held.path.c_str(), held.dev, held.ino);
+    if (r < 0) {
+      errno_error(env, r, "unlink").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return env.Undefined();
+  }
+
+  // pidfileHandOver(fd, pid, data) -> {pid, startTime, bootId}. Rewrites a file we hold
+  // to name `pid` (a child that inherited the locked descriptor). ESRCH if it is gone.
+  Napi::Value PidfileHandOver(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd, pid;
+    if (!get_uint(info, 0, 0x7fffffff, fd) || !get_uint(info, 1, 0x7fffffff, pid) || pid == 0 ||
+        info.Length() < 3 || !info[2].IsString()) {
+      throw_type(env, "pidfileHandOver(fd: a descriptor returned by pidfileClaim, pid, data)");
+      return env.Undefined();
+    }
+    std::string data = info[2].As<Napi::String>().Utf8Value();
+    if (data.size() > kPidFileMaxDataBytes || data.find('\n') != std::string::npos ||
+        data.find('\0') != std::string::npos) {
+      throw_type(env, "pidfileHandOver(fd, pid, data): data is one line of at most 16 KiB");
+      return env.Undefined();
+    }
+    if (pidfiles_.find(int(fd)) == pidfiles_.end()) {
+      errno_error(env, -EBADF, "write").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int r = self_identity();
+    ProcessInfo p;
+    if (r == 0) r = process_info(int(pid), p);
+    PidFileSelf who{int(pid), p.start_time, self_.boot_id};
+    if (r == 0) r = pidfile_rewrite(int(fd), who, data);
+    if (r < 0) {
+      errno_error(env, r, "write").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", Napi::Number::New(env, who.pid));
+    o.Set("startTime", Napi::Number::New(env, double(who.start_time)));
+    o.Set("bootId", Napi::String::New(env, who.boot_id));
+    return o;
+  }
+
+  // pidfileRead(path) -> {locked, record} | undefined (no such file).
+  Napi::Value PidfileRead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path;
+    if (!get_path(info, 0, path)) {
+      throw_type(env, "pidfileRead(path: non-empty string without NUL)");
+      return env.Undefined();
+    }
+    PidFileStatus status;
+    int r = pidfile_read(path.c_str(), status);
+    if (r < 0) {
+      errno_error(env, r, status.syscall).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!status.exists) return env.Undefined();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("locked", Napi::Boolean::New(env, status.locked));
+    o.Set("record", pidfile_record_to_js(env, status.record));
+    return o;
+  }
+
   Napi::Value BootId(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (boot_id_.empty()) {
@@ -327,11 +612,85 @@ class Addon : public Napi::Addon<Addon> {
     return Napi::String::New(env, boot_id_);
   }
 
+  // waitExit(pids, startTimes, timeoutMs) -> indices of the targets that are gone ([] on
+  // timeout). Blocks the calling thread; throws ENOSYS where pidfds are unavailable.
+  Napi::Value WaitExit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ProcessRef> refs;
+    uint32_t timeout;
+    if (!get_process_refs(info, refs) || !get_uint(info, 2, 0x7fffffff, timeout)) {
+      throw_type(env, "waitExit(pids: number[], startTimes: number[], timeoutMs: uint31)");
+      return env.Undefined();
+    }
+    std::vector<uint8_t> gone;
+    int r = wait_any_exit(refs, int(timeout), WaitCancel{}, gone);
+    if (r < 0) {
+      errno_error(env, r, "pidfd_open").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return gone_to_js(env, gone);
+  }
+
+  // waitExitAsync(pids, startTimes, timeoutMs) -> {promise, cancel}: the wait runs on the
+  // threadpool; cancel() ends it early (the promise then resolves with []).
+  Napi::Value WaitExitAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ProcessRef> refs;
+    uint32_t timeout;
+    if (!get_process_refs(info, refs) || !get_uint(info, 2, 0x7fffffff, timeout)) {
+      throw_type(env, "waitExitAsync(pids: number[], startTimes: number[], timeoutMs: uint31)");
+      return env.Undefined();
+    }
+    auto handle = std::make_shared<CancelHandle>();
+    int r = wait_cancel_open(handle->cancel);
+    if (r < 0) {
+      errno_error(env, r, "eventfd").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto* worker = new WaitExitWorker(env, std::move(refs), int(timeout), handle);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("promise", worker->Promise());
+    result.Set("cancel", Napi::Function::New(
+                             env,
+                             [handle](const Napi::CallbackInfo& info) {
+                               wait_cancel_fire(handle->cancel);
+                               return info.Env().Undefined();
+                             },
+                             "cancel"));
+    worker->Queue();
+    return result;
+  }
+
+  // signalProcess(pid, startTime, signo, usePidfd) -> 'sent' | 'gone' | 'mismatch'.
+  // startTime -1 skips the identity check; other failures (EPERM) throw.
+  Napi::Value SignalProcess(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ProcessRef> refs;
+    uint32_t pid, signo;
+    double start = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>() : -2.0;
+    if (!get_uint(info, 0, 0x7fffffff, pid) || pid == 0 || !(start >= -1) ||
+        start > 9007199254740991.0 || start != double(int64_t(start)) ||
+        !get_uint(info, 2, 64, signo) || info.Length() < 4 || !info[3].IsBoolean()) {
+      throw_type(env,
+                 "signalProcess(pid: 1..2147483647, startTime: -1 | uint53, signo: 0..64, "
+                 "usePidfd: boolean)");
+      return env.Undefined();
+    }
+    int r = signal_process({int(pid), int64_t(start)}, int(signo), info[3].As<Napi::Boolean>());
+    if (r == -ESRCH) return Napi::String::New(env, "gone");
+    if (r == kIdentityMismatch) return Napi::String::New(env, "mismatch");
+    if (r < 0) {
+      errno_error(env, r, "kill").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::String::New(env, "sent");
+  }
+
   // testing.parseInetDiag(buf, seq, port) -> {status, sockets}
   static Napi::Value ParseInetDiag(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t seq, port;
-    if (info.Length() < 3 || !info[0].IsBuffer() || !get_uint(info, 1, 0xffffffffu, seq) ||
+    if (info.Length() < 3 || !is_bytes(info[0]) || !get_uint(info, 1, 0xffffffffu, seq) ||
         !get_uint(info, 2, 65535, port)) {
       throw_type(env, "parseInetDiag(buf: Buffer, seq: uint32, port: 0..65535)");
       return env.Undefined();
@@ -348,7 +707,7 @@ class Addon : public Napi::Addon<Addon> {
   static Napi::Value ParseUnixDiag(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint32_t seq;
-    if (info.Length() < 2 || !info[0].IsBuffer() || !get_uint(info, 1, 0xffffffffu, seq)) {
+    if (info.Length() < 2 || !is_bytes(info[0]) || !get_uint(info, 1, 0xffffffffu, seq)) {
       throw_type(env, "parseUnixDiag(buf: Buffer, seq: uint32)");
       return env.Undefined();
     }
@@ -361,9 +720,34 @@ class Addon : public Napi::Addon<Addon> {
     return o;
   }
 
-  static Napi::Value ParseProcStat(const Napi::CallbackInfo& info) {
+  // testing.parsePidFile(buf) -> {empty, pid?, startTime?, bootId?, data?}
+  static Napi::Value ParsePidFile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsBuffer()) {
+      throw_type(env, "parsePidFile(buf: Buffer)");
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<char>>();
+    PidFileRecord rec;
+    parse_pidfile(buf.Data(), buf.Length(), rec);
+    return pidfile_record_to_js(env, rec);
+  }
+
+  // testing.parseDumpEnd(buf, seq) -> 1 (end of dump seq found), 0 (not yet) or -EBADMSG
+  static Napi::Value ParseDumpEnd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t seq;
+    if (info.Length() < 2 || !is_bytes(info[0]) || !get_uint(info, 1, 0xffffffffu, seq)) {
+      throw_type(env, "parseDumpEnd(buf: Buffer, seq: uint32)");
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    return Napi::Number::New(env, parse_dump_end(buf.Data(), buf.Length(), seq));
+  }
+
+  static Napi::Value ParseProcStat(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !is_bytes(info[0])) {
       throw_type(env, "parseProcStat(buf: Buffer)");
       return env.Undefined();
     }
@@ -375,6 +759,87 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("state", Napi::String::New(env, std::string(1, st.state)));
     o.Set("ppid", Napi::Number::New(env, st.ppid));
     o.Set("startTime", Napi::Number::New(env, double(st.start_time)));
+    return o;
+  }
+
+  // testing.parseSocketFdinfo(buf) -> {inet, unix, socket?, unixSocket?}: the results of
+  // parsing buf as an inet and as a unix socket_fdinfo (1 parsed, 0 other, -EBADMSG).
+  static Napi::Value ParseSocketFdinfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !is_bytes(info[0])) {
+      throw_type(env, "parseSocketFdinfo(buf: Buffer)");
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    InetSocket inet;
+    UnixSocket unix_socket;
+    int r_inet = parse_socket_fdinfo(buf.Data(), buf.Length(), inet);
+    int r_unix = parse_socket_fdinfo(buf.Data(), buf.Length(), unix_socket);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("inet", Napi::Number::New(env, r_inet));
+    o.Set("unix", Napi::Number::New(env, r_unix));
+    if (r_inet == kDarwinParsed) o.Set("socket", inet_to_js(env, inet));
+    if (r_unix == kDarwinParsed) {
+      o.Set("unixSocket", unix_list_to_js(env, std::vector<UnixSocket>{unix_socket}).Get(0u));
+    }
+    return o;
+  }
+
+  // testing.walkPcblistN(buf, protocol, port) -> {status, sockets, lastPids}
+  static Napi::Value WalkPcblistN(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t protocol, port;
+    if (info.Length() < 3 || !is_bytes(info[0]) || !get_uint(info, 1, 255, protocol) ||
+        !get_uint(info, 2, 65535, port)) {
+      throw_type(env, "walkPcblistN(buf: Buffer, protocol: 6 | 17, port: 0..65535)");
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    std::vector<InetSocket> list;
+    std::vector<int> last_pids;
+    int r = walk_pcblist_n(buf.Data(), buf.Length(), uint8_t(protocol), uint16_t(port), list,
+                           last_pids);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("status", Napi::Number::New(env, r));
+    o.Set("sockets", inet_list_to_js(env, list));
+    Napi::Array pids = Napi::Array::New(env, last_pids.size());
+    for (size_t i = 0; i < last_pids.size(); i++)
+      pids.Set(uint32_t(i), Napi::Number::New(env, last_pids[i]));
+    o.Set("lastPids", pids);
+    return o;
+  }
+
+  // testing.parseFdList(buf) -> {status, fds}: the socket fds of a PROC_PIDLISTFDS answer.
+  static Napi::Value ParseFdList(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !is_bytes(info[0])) {
+      throw_type(env, "parseFdList(buf: Buffer)");
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    std::vector<int> fds;
+    int r = parse_fd_list(buf.Data(), buf.Length(), fds);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("status", Napi::Number::New(env, r));
+    Napi::Array arr = Napi::Array::New(env, fds.size());
+    for (size_t i = 0; i < fds.size(); i++) arr.Set(uint32_t(i), Napi::Number::New(env, fds[i]));
+    o.Set("fds", arr);
+    return o;
+  }
+
+  // testing.parseProcargs2(buf) -> {status, command}
+  static Napi::Value ParseProcargs2(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !is_bytes(info[0])) {
+      throw_type(env, "parseProcargs2(buf: Buffer)");
+      return env.Undefined();
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    std::string command;
+    int r = parse_procargs2(buf.Data(), buf.Length(), command);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("status", Napi::Number::New(env, r));
+    o.Set("command", Napi::String::New(env, command));
     return o;
   }
 };

@@ -20,8 +20,9 @@ void probe_cache_close(ProbeCache& cache);
 int inet_dump(ProbeCache* cache, uint16_t port, uint32_t protocols, uint32_t tcp_states,
               std::vector<InetSocket>& out);
 
-// Unix sockets (listening or bound datagram) whose file is (dev, ino), or whose
-// abstract name equals `abstract_name` (without the leading '@') when it is non-empty.
+// Unix sockets (listening or bound datagram) whose file is (dev, ino) when `by_vfs`, or
+// else whose abstract name equals `abstract_name` (without the leading '@'; trailing NULs
+// of the bound address, which Node adds, are ignored).
 int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string& abstract_name,
               std::vector<UnixSocket>& out);
 

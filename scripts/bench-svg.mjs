@@ -59,7 +59,7 @@ export function renderSvg(results, info) {
 </style>
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="8" y="20" class="title">portwarden benchmark: median latency, log scale (shorter is faster)</text>
-<text x="8" y="36" class="label">${escape(`${info.cpu}, ${info.cores} cores, ${info.kernel}, Node ${info.node}, ${info.date}`)}</text>
+<text x="8" y="36" class="label">${escape(`${info.platform ? `${info.platform}: ` : ''}${info.cpu}, ${info.cores} cores, ${info.kernel}, Node ${info.node}, ${info.date}`)}</text>
 ${ticks.join('\n')}
 ${rows.join('\n')}
 </svg>

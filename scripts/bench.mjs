@@ -72,17 +72,48 @@ function runCommand(command, args) {
   });
 }
 
+// macOS has lsof but neither /proc nor ss: ss methods are skipped there.
+const hasSs = (() => {
+  try {
+    execFileSync('ss', ['-V'], {stdio: 'ignore'});
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 function processCount() {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).length;
+  if (process.platform === 'linux') {
+    return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).length;
+  }
+
+  return execFileSync('ps', ['-A', '-o', 'pid=']).toString().split('\n').filter(Boolean).length;
+}
+
+function tcpSocketCount() {
+  if (hasSs) {
+    return execFileSync('ss', ['-tanH']).toString().split('\n').filter(Boolean).length;
+  }
+
+  try {
+    return execFileSync('netstat', ['-an', '-p', 'tcp'])
+      .toString()
+      .split('\n')
+      .filter((line) => line.startsWith('tcp')).length;
+  } catch {
+    return undefined; // neither ss nor netstat: the count is left out
+  }
 }
 
 // A listener in its own process, like the daemon a restart script looks for.
 const HOLDER = `const s = require('node:net').createServer().listen({port: 0, host: '::'}, () => process.send({pid: process.pid, port: s.address().port}));`;
 
 async function startHolder() {
-	const child = spawn(process.execPath, ['-e', HOLDER], {stdio: ['ignore', 'ignore', 'inherit', 'ipc']});
-	const message = await new Promise((resolve) => child.once('message', resolve));
-	return {child, pid: message.pid, port: message.port};
+  const child = spawn(process.execPath, ['-e', HOLDER], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const message = await new Promise((resolve) => child.once('message', resolve));
+  return {child, pid: message.pid, port: message.port};
 }
 
 /** Background load: sleeping processes up to the target count, and ESTABLISHED + TIME_WAIT sockets. */
@@ -121,7 +152,7 @@ async function createLoad(scale) {
   await new Promise((resolve) => setTimeout(resolve, 200));
   return {
     processes: processCount(),
-    sockets: Number(execFileSync('ss', ['-tanH']).toString().split('\n').filter(Boolean).length),
+    sockets: tcpSocketCount(),
     async remove() {
       for (const s of sockets) s.destroy();
       server?.close();
@@ -181,11 +212,13 @@ async function measureScale(scale, peers, results) {
         ITER_SPAWN,
       ),
     );
-    add(
-      'listening check',
-      "spawn ss -ltnH 'sport = :P'",
-      await timeAsync(() => runCommand('ss', ['-ltnH', `sport = :${port}`]), ITER_SPAWN),
-    );
+    if (hasSs) {
+      add(
+        'listening check',
+        "spawn ss -ltnH 'sport = :P'",
+        await timeAsync(() => runCommand('ss', ['-ltnH', `sport = :${port}`]), ITER_SPAWN),
+      );
+    }
     if (peers.tcpPortUsed) {
       add(
         'listening check',
@@ -209,11 +242,13 @@ async function measureScale(scale, peers, results) {
         ITER_SPAWN,
       ),
     );
-    add(
-      'owner lookup (cold)',
-      "spawn ss -ltnpH 'sport = :P'",
-      await timeAsync(() => runCommand('ss', ['-ltnpH', `sport = :${port}`]), ITER_SPAWN),
-    );
+    if (hasSs) {
+      add(
+        'owner lookup (cold)',
+        "spawn ss -ltnpH 'sport = :P'",
+        await timeAsync(() => runCommand('ss', ['-ltnpH', `sport = :${port}`]), ITER_SPAWN),
+      );
+    }
     if (peers.pidPort) {
       add(
         'owner lookup (cold)',
@@ -252,11 +287,13 @@ async function measureScale(scale, peers, results) {
       await timeAsync(() => runCommand('lsof', ['-nP', `-iTCP:${port}`]), ITER_SPAWN),
       'lsof cannot see TIME_WAIT',
     );
-    add(
-      'strict check (all states)',
-      "spawn ss -tanH 'sport = :P'",
-      await timeAsync(() => runCommand('ss', ['-tanH', `sport = :${port}`]), ITER_SPAWN),
-    );
+    if (hasSs) {
+      add(
+        'strict check (all states)',
+        "spawn ss -tanH 'sport = :P'",
+        await timeAsync(() => runCommand('ss', ['-tanH', `sport = :${port}`]), ITER_SPAWN),
+      );
+    }
 
     // 5. PID file claim + release.
     if (portwarden.claimPidFile) {
@@ -341,6 +378,7 @@ function machine() {
     cpu: cpus[0]?.model ?? 'unknown',
     cores: cpus.length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${process.platform}-${process.arch}`,
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     date: new Date().toISOString().slice(0, 10),
@@ -349,7 +387,7 @@ function machine() {
 
 function markdown(results, info) {
   const lines = [
-    `Measured on ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, ${info.kernel}, Node ${info.node}, ${info.date}. Medians; ratio = method / portwarden.`,
+    `Measured on ${info.platform}: ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, ${info.kernel}, Node ${info.node}, ${info.date}. Medians; ratio = method / portwarden.`,
     '',
     '| scale | operation | method | median | ratio |',
     '|---|---|---|---:|---:|',

@@ -1,31 +1,56 @@
-import {isIPv4} from 'node:net';
+import {isIPv4, isIPv6, SocketAddress} from 'node:net';
 import type {SocketEntry} from './types.js';
 
 const WILDCARD_V4 = '0.0.0.0';
 const WILDCARD_V6 = '::';
 
 /**
+The canonical text of an address, so that equal addresses compare equal as strings:
+IPv6 in inet_ntop form without a zone (`0:0::1` → `::1`, `FE80::1%lo` → `fe80::1`), and
+IPv4-mapped IPv6 as IPv4 (`::ffff:127.0.0.1` → `127.0.0.1`, which binds like it).
+*/
+export function canonicalAddress(address: string): string {
+  if (isIPv4(address) || !isIPv6(address)) {
+    return address;
+  }
+
+  let text: string;
+  try {
+    text = new SocketAddress({address: address.replace(/%.*$/, ''), family: 'ipv6'}).address;
+  } catch {
+    return address.toLowerCase();
+  }
+
+  return text.startsWith('::ffff:') && isIPv4(text.slice(7)) ? text.slice(7) : text;
+}
+
+/**
 Would a listen on `host` conflict with this socket's local address? Follows Linux bind
 rules: equal addresses conflict; a wildcard conflicts with every address of its family;
 a `::` socket without V6ONLY (Node's default) also covers IPv4, in both directions.
 No host means "any address": everything overlaps. Unknown `v6only` counts as dual-stack.
+Addresses are compared in canonical form (see `canonicalAddress`).
 */
 export function overlapsHost(entry: SocketEntry, host: string | undefined): boolean {
-  if (host === undefined || host === WILDCARD_V6) {
+  if (host === undefined) {
+    return true;
+  }
+
+  const wanted = canonicalAddress(host);
+  if (wanted === WILDCARD_V6) {
     return true; // A dual-stack `::` listen conflicts with every bound address.
   }
 
-  const local = entry.localAddress;
-  if (local === host) {
+  const local = canonicalAddress(entry.localAddress);
+  if (local === wanted) {
     return true;
   }
 
   const entryDualStack = entry.family === 6 && local === WILDCARD_V6 && entry.v6only !== true;
-  if (isIPv4(host)) {
+  if (isIPv4(wanted)) {
     // Sockets on IPv4 addresses (including v4-mapped addresses of IPv6 sockets).
-    const entryIsV4 = isIPv4(local);
-    if (host === WILDCARD_V4) {
-      return entryIsV4 || entryDualStack;
+    if (wanted === WILDCARD_V4) {
+      return isIPv4(local) || entryDualStack;
     }
 
     return local === WILDCARD_V4 || entryDualStack;

@@ -1,4 +1,5 @@
-import type {BackendName, SocketEntry} from './types.js';
+import type {PidFileHolder} from './pidfile.js';
+import type {BackendName, ServiceManager, ServiceStep, SocketEntry} from './types.js';
 
 const setName = (ErrorClass: {prototype: Error}, name: string) => {
   Object.defineProperty(ErrorClass.prototype, 'name', {
@@ -44,6 +45,167 @@ export class PortBusyError extends Error {
 }
 
 setName(PortBusyError, 'PortBusyError');
+
+/**
+The port did not start listening (by the expected process) before the deadline, or that
+process exited first. `seen` lists the listening sockets seen last, with owners when known.
+*/
+export class NotListeningError extends Error {
+  declare readonly port: number;
+  declare readonly pid: number | undefined;
+  declare readonly reason: 'timeout' | 'exited';
+  declare readonly seen: readonly SocketEntry[];
+
+  constructor(
+    message: string,
+    details: {
+      port: number;
+      pid: number | undefined;
+      reason: 'timeout' | 'exited';
+      seen: readonly SocketEntry[];
+    },
+  ) {
+    super(message);
+    this.port = details.port;
+    this.pid = details.pid;
+    this.reason = details.reason;
+    this.seen = details.seen;
+  }
+}
+
+setName(NotListeningError, 'NotListeningError');
+
+/**
+One target of `terminate()` could not be stopped; several are collected into an
+`AggregateError`. `code`: `'EPERM'` (the kernel refused the signal), `'ETIMEDOUT'` (still
+running at the deadline), `'ERR_PROTECTED_PROCESS'` (pid 1, this process or one of its
+ancestors), `'ERR_OTHER_USER'` (another user's process without `allowOtherUsers`).
+*/
+export class TerminateError extends Error {
+  declare readonly code: string;
+  declare readonly pid: number;
+  declare readonly command: string | null;
+
+  constructor(
+    message: string,
+    details: {code: string; pid: number; command: string | null; cause?: unknown},
+  ) {
+    super(message, details.cause === undefined ? undefined : {cause: details.cause});
+    this.code = details.code;
+    this.pid = details.pid;
+    this.command = details.command;
+  }
+}
+
+setName(TerminateError, 'TerminateError');
+
+/**
+Another live process holds the PID file's lock. `holder` is what its file says; `pid` is
+`undefined` when the locked file names no pid (a locked file is alive whatever it contains).
+*/
+export class AlreadyRunningError extends Error {
+  declare readonly code: 'EEXIST';
+  declare readonly path: string;
+  declare readonly holder: PidFileHolder;
+
+  constructor(message: string, details: {path: string; holder: PidFileHolder}) {
+    super(message);
+    this.code = 'EEXIST';
+    this.path = details.path;
+    this.holder = details.holder;
+  }
+}
+
+setName(AlreadyRunningError, 'AlreadyRunningError');
+
+/**
+A PID file (or stopping sentinel) could not be claimed or read. `code`, `errno` and
+`syscall` are those of the failing system call, as in node's `fs` errors: `ENOENT` (missing
+directory), `EISDIR`, `ELOOP` (a symlink: refused), `EACCES`, `ENAMETOOLONG`, `EAGAIN`
+(locked but still being written), `ENOLCK`/`EOPNOTSUPP` (no flock on that filesystem).
+*/
+export class PidFileError extends Error {
+  declare readonly code: string;
+  declare readonly errno: number | undefined;
+  declare readonly syscall: string | undefined;
+  declare readonly path: string;
+
+  constructor(
+    message: string,
+    details: {path: string; code: string; errno?: number; syscall?: string; cause?: unknown},
+  ) {
+    super(message, details.cause === undefined ? undefined : {cause: details.cause});
+    this.code = details.code;
+    this.errno = details.errno;
+    this.syscall = details.syscall;
+    this.path = details.path;
+  }
+}
+
+setName(PidFileError, 'PidFileError');
+
+/**
+Why a service operation failed:
+- `'NOT_INSTALLED'`: systemctl, launchctl or a command's program is not on PATH (spawn ENOENT).
+- `'NOT_FOUND'`: the unit or label is unknown to the manager.
+- `'COMMAND_FAILED'`: systemctl, launchctl or a stop/start command failed or timed out.
+- `'UNIT_FAILED'`: the unit entered `failed`. `'CRASH_LOOP'`: it is being restarted
+  automatically (`activating`/`auto-restart`, rising NRestarts, a KeepAlive respawn).
+- `'START_LIMIT'`: systemd refuses further starts (`Result=start-limit-hit`).
+- `'EXITED'`: the new process exited before it listened.
+- `'NOT_LISTENING'`: nothing of the service listened on the port before the deadline.
+- `'PORT_BUSY'`: the port was not proven free (a start was refused, or stop left holders).
+- `'STRAYS'`: after a systemd stop, processes outside the unit still hold the port.
+- `'NOT_UNLOADED'`: a launchd label stayed registered past the deadline.
+- `'BOOTSTRAP_FAILED'`: launchctl bootstrap kept failing.
+- `'PROBE_UNAVAILABLE'`: the port could not be probed. `'ABORTED'`: the AbortSignal fired.
+*/
+export type ServiceErrorCode =
+  | 'NOT_INSTALLED'
+  | 'NOT_FOUND'
+  | 'COMMAND_FAILED'
+  | 'UNIT_FAILED'
+  | 'CRASH_LOOP'
+  | 'START_LIMIT'
+  | 'EXITED'
+  | 'NOT_LISTENING'
+  | 'PORT_BUSY'
+  | 'STRAYS'
+  | 'NOT_UNLOADED'
+  | 'BOOTSTRAP_FAILED'
+  | 'PROBE_UNAVAILABLE'
+  | 'ABORTED';
+
+/**
+A restart, stop or start did not reach its end state. `steps` is the trail of what was
+done up to the failure (the step that failed has `failed: true`); `blockers` are the
+sockets that kept the port busy, when that was the problem.
+*/
+export class ServiceError extends Error {
+  declare readonly code: ServiceErrorCode;
+  declare readonly manager: ServiceManager;
+  declare readonly steps: readonly ServiceStep[];
+  declare readonly blockers: readonly SocketEntry[] | undefined;
+
+  constructor(
+    message: string,
+    details: {
+      code: ServiceErrorCode;
+      manager: ServiceManager;
+      steps: readonly ServiceStep[];
+      blockers?: readonly SocketEntry[];
+      cause?: unknown;
+    },
+  ) {
+    super(message, details.cause === undefined ? undefined : {cause: details.cause});
+    this.code = details.code;
+    this.manager = details.manager;
+    this.steps = details.steps;
+    this.blockers = details.blockers;
+  }
+}
+
+setName(ServiceError, 'ServiceError');
 
 /** Describes a socket and its holders for error messages: `tcp [::]:8080 LISTEN pid 4711 (node)`. */
 export function describeSocket(entry: SocketEntry): string {

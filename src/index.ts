@@ -13,7 +13,76 @@ export {
   type UnixSocketReport,
 } from './unix-socket.js';
 export {processInfo} from './process.js';
+export {
+  waitForExit,
+  waitForExitSync,
+  waitForListening,
+  waitForPortFree,
+  waitForPortFreeSync,
+  type WaitForExitOptions,
+  type WaitForListeningOptions,
+  type WaitForPortFreeOptions,
+  type WaitForPortFreeSyncOptions,
+  type WaitFreeResult,
+  type WaitProgress,
+} from './wait.js';
+export {
+  freePort,
+  freePortSync,
+  terminate,
+  terminateSync,
+  type FreePortFilter,
+  type FreePortOptions,
+  type TerminateAggregateError,
+  type TerminateOptions,
+  type TerminateResult,
+  type TerminateTarget,
+} from './terminate.js';
+export type {ProcessIdentity} from './process-control.js';
+export {NotListeningError, TerminateError} from './errors.js';
+export {
+  claimPidFile,
+  readPidFile,
+  type ClaimPidFileOptions,
+  type PidFileHandle,
+  type PidFileHolder,
+  type PidFileInfo,
+} from './pidfile.js';
+export {
+  clearStopping,
+  isStopping,
+  markStopping,
+  readStopping,
+  type MarkStoppingOptions,
+  type StoppingInfo,
+} from './stopping.js';
+export {
+  claimInstance,
+  type ClaimInstanceOptions,
+  type ClaimInstanceResult,
+  type InstanceHandle,
+  type InstanceHolder,
+  type IsAlive,
+  type IsAliveContext,
+  type ServiceRecord,
+} from './instance.js';
 export {ProbeUnavailableError, PortBusyError} from './errors.js';
+export {AlreadyRunningError, PidFileError} from './errors.js';
+export {
+  notifyReady,
+  restartService,
+  startService,
+  stopService,
+  type CommandServiceSpec,
+  type LaunchdServiceSpec,
+  type ServiceAction,
+  type ServiceOptions,
+  type ServiceResult,
+  type ServiceSpec,
+  type SystemdServiceSpec,
+} from './services/index.js';
+export {ServiceError, type ServiceErrorCode} from './errors.js';
+export type {ServiceManager, ServiceStep} from './types.js';
 export type {
   BackendChoice,
   BackendName,

@@ -26,6 +26,28 @@ export type RawUnixSocket = {
 
 export type RawOwnerScan = {holders: number[][]; denied: number; scanned: number};
 
+/** What a PID file says; absent fields did not parse (garbage, a foreign format, empty). */
+export type RawPidFileRecord = {
+  empty: boolean;
+  pid?: number;
+  startTime?: number;
+  bootId?: string;
+  /** The raw JSON line of caller data. */
+  data?: string;
+};
+
+export type RawPidFileClaim =
+  | {
+      fd: number;
+      created: boolean;
+      tookOver: boolean;
+      pid: number;
+      startTime: number;
+      bootId: string;
+      previous?: RawPidFileRecord;
+    }
+  | {held: RawPidFileRecord};
+
 export type RawProcessInfo = {
   pid: number;
   ppid: number;
@@ -54,16 +76,78 @@ export type NativeBinding = {
   ): Promise<RawOwnerScan>;
   processInfo(pid: number): RawProcessInfo | undefined;
   bootId(): string;
+  /**
+  Blocks until one of the processes is gone (exited, or its pid now has another start
+  time; `startTimes[i]` -1 = any), or `timeoutMs` passes. Returns the indices of the gone
+  ones (`[]` on timeout). Throws `ENOSYS` where pidfds are unavailable.
+  */
+  waitExit(pids: number[], startTimes: number[], timeoutMs: number): number[];
+  /** `waitExit` on the threadpool; `cancel()` ends the wait early (the promise resolves `[]`). */
+  waitExitAsync(
+    pids: number[],
+    startTimes: number[],
+    timeoutMs: number,
+  ): {promise: Promise<number[]>; cancel: () => void};
+  /**
+  Signals `pid` only while it is the process started at `startTime` (-1: no check);
+  pidfd-pinned unless `usePidfd` is false. Throws errno errors such as `EPERM`.
+  */
+  signalProcess(
+    pid: number,
+    startTime: number,
+    signo: number,
+    usePidfd: boolean,
+  ): 'sent' | 'gone' | 'mismatch';
+  /** One datagram to a unix socket path (`@name` = Linux abstract namespace); throws errno errors. */
+  notify(socketPath: string, message: string): void;
+  /**
+  Claims a PID file (open O_EXCL/existing, flock, dev/ino re-check, ftruncate + one pwrite).
+  `data` is '' or one line of JSON. Throws errno errors (`syscall` names the failing call;
+  `EAGAIN` = locked but still empty).
+  */
+  pidfileClaim(path: string, data: string): RawPidFileClaim;
+  /** Unlinks the file while still locked (if the path still names it), then closes `fd`. */
+  pidfileHandOver(
+    fd: number,
+    pid: number,
+    data: string,
+  ): {pid: number; startTime: number; bootId: string};
+  pidfileRelease(fd: number): void;
+  /** Reads a PID file without taking it; `undefined` when there is no file. */
+  pidfileRead(path: string): {locked: boolean; record: RawPidFileRecord} | undefined;
   testing: {
+    parsePidFile(buf: Uint8Array): RawPidFileRecord;
     parseInetDiag(
       buf: Uint8Array,
       seq: number,
       port: number,
     ): {status: number; sockets: RawInetSocket[]};
     parseUnixDiag(buf: Uint8Array, seq: number): {status: number; sockets: RawUnixSocket[]};
+    /** 1: the buffer holds the end of dump `seq`; 0: not yet; -74 (EBADMSG): malformed. */
+    parseDumpEnd(buf: Uint8Array, seq: number): number;
     parseProcStat(
       buf: Uint8Array,
     ): {comm: string; state: string; ppid: number; startTime: number} | undefined;
+    /**
+    A darwin `struct socket_fdinfo`, parsed as an inet and as a unix socket
+    (1: parsed, 0: another kind of socket, -74 EBADMSG: malformed).
+    */
+    parseSocketFdinfo(buf: Uint8Array): {
+      inet: number;
+      unix: number;
+      socket?: RawInetSocket;
+      unixSocket?: RawUnixSocket;
+    };
+    /** A darwin `net.inet.{tcp,udp}.pcblist_n` buffer (0, -11 EAGAIN: retry, -74 EBADMSG). */
+    walkPcblistN(
+      buf: Uint8Array,
+      protocol: number,
+      port: number,
+    ): {status: number; sockets: RawInetSocket[]; lastPids: number[]};
+    /** The socket fds of a darwin PROC_PIDLISTFDS answer. */
+    parseFdList(buf: Uint8Array): {status: number; fds: number[]};
+    /** The command line of a darwin KERN_PROCARGS2 buffer. */
+    parseProcargs2(buf: Uint8Array): {status: number; command: string};
   };
 };
 
@@ -79,6 +163,12 @@ function load(): NonNullable<typeof state> {
 
   try {
     const require = createRequire(import.meta.url);
+    // A specific build of the addon, such as the sanitizer build of `npm run test:asan`.
+    const addonPath = process.env.PORTWARDEN_ADDON_PATH;
+    if (addonPath) {
+      return {binding: require(path.resolve(addonPath)) as NativeBinding, error: undefined};
+    }
+
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
     return {binding: nodeGypBuild(packageRoot), error: undefined};
   } catch (error) {

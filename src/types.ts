@@ -106,3 +106,23 @@ export type PortReport = {
   readonly backend: BackendName;
   readonly elapsedMs: number;
 };
+
+/** Which supervisor a service spec goes through. */
+export type ServiceManager = 'systemd' | 'launchd' | 'command';
+
+/**
+One thing a service operation did, with its duration:
+`{step: 'port-free', ms: 840, detail: 'SIGKILL sent to 4711 after 5000 ms'}`.
+*/
+export type ServiceStep = {
+  /** `'status'`, `'stop'`, `'restart'`, `'bootout'`, `'unloaded'`, `'port-free'`, `'bootstrap'`, `'listening'`, ... */
+  readonly step: string;
+  readonly ms: number;
+  readonly detail?: string;
+  /** The process the step is about (the new listener for `'listening'`). */
+  readonly pid?: number;
+  /** Attempts after the first (bootstrap retries on exit 5/37). */
+  readonly retries?: number;
+  /** Present (true) on the step that failed. */
+  readonly failed?: true;
+};

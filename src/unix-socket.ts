@@ -11,7 +11,10 @@ export type UnixSocketEntry = {
   /** `LISTEN` for stream/seqpacket listeners, `UNCONN` for bound datagram sockets. */
   readonly state: 'LISTEN' | 'UNCONN';
   readonly inode: number;
-  /** The address the socket was bound to (abstract names start with `@`). */
+  /**
+	The address the socket was bound to. Abstract names start with `@`; the NULs that Node
+	pads them with are not shown, and `@name` matches both the exact and the padded address.
+	*/
   readonly name: string;
   readonly owner: Owner;
 };

@@ -1,4 +1,5 @@
 import {isIP} from 'node:net';
+import {constants as osConstants} from 'node:os';
 import {inspect} from 'node:util';
 
 /** Renders a value for an error message: `0`, `'80'`, `null`, `NaN`, `[Function: f]`. */
@@ -98,5 +99,29 @@ export function assertDuration(value: unknown, name: string): asserts value is n
     throw new (typeof value === 'number' ? RangeError : TypeError)(
       `Expected ${name} to be a positive finite number of milliseconds, got ${show(value)}`,
     );
+  }
+}
+
+/** A signal name known to this platform (`os.constants.signals`), such as `'SIGTERM'`. */
+export function assertSignal(value: unknown, name: string): asserts value is NodeJS.Signals {
+  if (typeof value !== 'string' || !Object.hasOwn(osConstants.signals, value)) {
+    throw new TypeError(
+      `Expected ${name} to be a signal name such as 'SIGTERM' or 'SIGKILL', got ${show(value)}`,
+    );
+  }
+}
+
+export function assertAbortSignal(value: unknown, name: string): asserts value is AbortSignal {
+  if (!(value instanceof AbortSignal)) {
+    throw new TypeError(`Expected ${name} to be an AbortSignal, got ${show(value)}`);
+  }
+}
+
+export function assertFunction(
+  value: unknown,
+  name: string,
+): asserts value is (...args: never[]) => unknown {
+  if (typeof value !== 'function') {
+    throw new TypeError(`Expected ${name} to be a function, got ${show(value)}`);
   }
 }

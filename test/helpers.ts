@@ -2,7 +2,7 @@ import {type ChildProcess, fork, spawn} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterEach} from 'vitest';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -91,3 +91,29 @@ export async function run(command: string, args: string[]): Promise<string> {
 }
 
 export const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** dist/index.js as a file URL, for code run in child processes (`npm test` builds it first). */
+export const distEntry = pathToFileURL(
+  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js'),
+).href;
+
+/** Runs `code` (an ES module) with node as uid/gid 65534 (root only) and returns its JSON output. */
+export async function runAsNobody(code: string): Promise<unknown> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    uid: 65_534,
+    gid: 65_534,
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (status !== 0 || err !== '') {
+    throw new Error(`node as uid 65534 exited with ${status}: ${err}`);
+  }
+
+  return JSON.parse(out);
+}

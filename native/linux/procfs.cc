@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "../platform.h"
 
@@ -134,10 +135,10 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
   };
   auto done = [&] { return stop_when_resolved && unresolved == 0; };
 
-  std::vector<int> seen;
+  // Sets, not linear searches: callers may pass many candidates (the scan stays O(n)).
+  std::unordered_set<int> seen;
   for (int pid : candidates) {
-    if (pid <= 0 || std::find(seen.begin(), seen.end(), pid) != seen.end()) continue;
-    seen.push_back(pid);
+    if (pid <= 0 || !seen.insert(pid).second) continue;
     scan(pid);
     if (done()) break;
   }
@@ -145,18 +146,17 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
     std::vector<int> all;
     each_entry(proc.get(), [&](const char* name) {
       int pid;
-      if (parse_pid(name, pid) && std::find(seen.begin(), seen.end(), pid) == seen.end())
-        all.push_back(pid);
+      if (parse_pid(name, pid) && seen.count(pid) == 0) all.push_back(pid);
       return true;
     });
     if (stop_when_resolved && !uids.empty()) {
       // Processes of the sockets' creators first: usually the holders.
+      std::unordered_set<uint32_t> creators(uids.begin(), uids.end());
       std::stable_partition(all.begin(), all.end(), [&](int pid) {
         char name[16];
         snprintf(name, sizeof name, "%d", pid);
         struct stat st;
-        return fstatat(proc.get(), name, &st, 0) == 0 &&
-               std::find(uids.begin(), uids.end(), uint32_t(st.st_uid)) != uids.end();
+        return fstatat(proc.get(), name, &st, 0) == 0 && creators.count(uint32_t(st.st_uid)) != 0;
       });
     }
     for (int pid : all) {

@@ -53,19 +53,34 @@ int send_request(int fd, const void* req, size_t len) {
   }
 }
 
-// Receives until the parser reports the end of the dump (or an error).
+ssize_t recv_retry(int fd, uint8_t* buf, size_t cap) {
+  for (;;) {
+    ssize_t n = recv(fd, buf, cap, 0);
+    if (n >= 0) return n;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+// Receives until the parser reports the end of dump `seq` (or an error). An interrupted
+// dump (-EAGAIN) is read to its end first, so that the socket can take the retry: while a
+// dump is still running the kernel answers a new request with EBUSY.
 template <typename Parse>
-int receive_dump(int fd, Parse parse) {
+int receive_dump(int fd, uint32_t seq, Parse parse) {
   alignas(NLMSG_ALIGNTO) uint8_t buf[32768];
   for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
+    ssize_t n = recv_retry(fd, buf, sizeof buf);
+    if (n < 0) return int(n);
     if (n == 0) return -EBADMSG;
     int r = parse(buf, size_t(n));
-    if (r != kParseMore) return r == kParseDone ? 0 : r;
+    if (r == kParseMore) continue;
+    if (r != -EAGAIN) return r == kParseDone ? 0 : r;
+    for (;;) {
+      int end = parse_dump_end(buf, size_t(n), seq);
+      if (end != kParseMore) return end == kParseDone ? -EAGAIN : end;
+      n = recv_retry(fd, buf, sizeof buf);
+      if (n < 0) return int(n);
+      if (n == 0) return -EBADMSG;
+    }
   }
 }
 
@@ -73,7 +88,7 @@ int receive_inet(int fd, uint32_t seq, uint8_t protocol, uint16_t port,
                  std::vector<InetSocket>& out) {
   size_t before = out.size();
   int r = receive_dump(
-      fd, [&](const uint8_t* b, size_t n) { return parse_inet_diag(b, n, seq, port, out); });
+      fd, seq, [&](const uint8_t* b, size_t n) { return parse_inet_diag(b, n, seq, port, out); });
   if (r < 0) {
     out.resize(before);
     return r;
@@ -214,14 +229,14 @@ int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string
     int r = send_request(sock.fd(), &msg, sizeof msg);
     if (r < 0) return r;
     std::vector<UnixSocket> all;
-    r = receive_dump(sock.fd(), [&](const uint8_t* b, size_t n) {
+    r = receive_dump(sock.fd(), msg.nlh.nlmsg_seq, [&](const uint8_t* b, size_t n) {
       return parse_unix_diag(b, n, msg.nlh.nlmsg_seq, all);
     });
     if (r == -EAGAIN && tries + 1 < kMaxDumpRetries) continue;
     if (r < 0) return r;
     for (auto& s : all) {
       bool match = by_vfs ? (s.has_vfs && s.vfs_ino == vfs_ino && s.vfs_dev == vfs_dev)
-                          : (!abstract_name.empty() && s.name == want);
+                          : s.name == want;  // '@' alone: the empty abstract name
       if (match) out.push_back(std::move(s));
     }
     return 0;

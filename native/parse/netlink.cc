@@ -24,6 +24,12 @@ uint16_t rd16be(const uint8_t* p) {
   return uint16_t((p[0] << 8) | p[1]);
 }
 
+// A negative error carried by the kernel. The kernel's are -4095..-1 (MAX_ERRNO); anything
+// below is a garbled buffer, not an errno to hand on (libuv has no name for it).
+int as_errno(int32_t err) {
+  return err >= -4095 ? err : -EBADMSG;
+}
+
 struct Header {
   uint32_t len;
   uint16_t type;
@@ -49,14 +55,14 @@ int walk(const uint8_t* buf, size_t len, uint32_t seq, Fn fn) {
         // The payload is an int; a negative value is the dump's -errno.
         if (plen >= 4) {
           int32_t err = int32_t(rd32(payload));
-          if (err < 0) return err;
+          if (err < 0) return as_errno(err);
         }
         return kParseDone;
       }
       if (h.type == kNlmsgError) {
         if (plen < 4) return -EBADMSG;
         int32_t err = int32_t(rd32(payload));
-        return err < 0 ? err : kParseDone;  // error 0 is an ACK
+        return err < 0 ? as_errno(err) : kParseDone;  // error 0 is an ACK
       }
       int r = fn(h, payload, plen);
       if (r != kParseMore) return r;
@@ -110,6 +116,21 @@ int parse_inet_diag(const uint8_t* buf, size_t len, uint32_t seq, uint16_t port,
   });
 }
 
+int parse_dump_end(const uint8_t* buf, size_t len, uint32_t seq) {
+  size_t off = 0;
+  while (off < len) {
+    if (len - off < kNlmsgHdrLen) return -EBADMSG;
+    const uint8_t* p = buf + off;
+    uint32_t mlen = rd32(p);
+    uint16_t type = rd16(p + 4);
+    if (mlen < kNlmsgHdrLen || mlen > len - off) return -EBADMSG;
+    if (rd32(p + 8) == seq && (type == kNlmsgDone || type == kNlmsgError)) return kParseDone;
+    size_t step = align4(mlen);
+    off += step < len - off ? step : len - off;
+  }
+  return kParseMore;
+}
+
 int parse_unix_diag(const uint8_t* buf, size_t len, uint32_t seq, std::vector<UnixSocket>& out) {
   return walk(buf, len, seq, [&](const Header&, const uint8_t* m, size_t mlen) -> int {
     if (mlen < kUnixDiagMsgLen) return -EBADMSG;
@@ -121,8 +142,12 @@ int parse_unix_diag(const uint8_t* buf, size_t len, uint32_t seq, std::vector<Un
               [&](uint16_t type, const uint8_t* data, size_t dlen) {
                 if (type == kUnixDiagName && dlen > 0) {
                   if (data[0] == 0) {
+                    // Abstract: the name is every byte of the address. Node pads it with
+                    // NULs to the size of sun_path, so trailing NULs are not reported.
+                    size_t n = dlen;
+                    while (n > 1 && data[n - 1] == 0) n--;
                     s.name.assign(1, '@');
-                    s.name.append(reinterpret_cast<const char*>(data) + 1, dlen - 1);
+                    s.name.append(reinterpret_cast<const char*>(data) + 1, n - 1);
                   } else {
                     size_t n = strnlen(reinterpret_cast<const char*>(data), dlen);
                     s.name.assign(reinterpret_cast<const char*>(data), n);

@@ -21,6 +21,12 @@ int parse_inet_diag(const uint8_t* buf, size_t len, uint32_t seq, uint16_t port,
 // Same walk for unix_diag_msg records (with UDIAG_SHOW_NAME | UDIAG_SHOW_VFS).
 int parse_unix_diag(const uint8_t* buf, size_t len, uint32_t seq, std::vector<UnixSocket>& out);
 
+// Whether `buf` holds the end (NLMSG_DONE or NLMSG_ERROR) of dump `seq`, whatever its
+// flags: kParseDone if it does, kParseMore if not, -EBADMSG for a malformed buffer. Used to
+// read an interrupted dump to its end: the kernel answers a new request on a socket whose
+// dump is still running with EBUSY.
+int parse_dump_end(const uint8_t* buf, size_t len, uint32_t seq);
+
 // Layout constants, checked against the kernel headers in linux/sock_diag.cc.
 constexpr size_t kNlmsgHdrLen = 16;
 constexpr size_t kInetDiagMsgLen = 72;

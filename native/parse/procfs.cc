@@ -20,6 +20,7 @@ bool parse_decimal(const char* buf, size_t len, uint64_t max, uint64_t& out) {
 }
 
 int parse_proc_stat(const char* buf, size_t len, ProcStat& out) {
+  if (buf == nullptr || len == 0) return -EINVAL;  // memchr(nullptr, ...) is undefined
   const char* open = static_cast<const char*>(memchr(buf, '(', len));
   if (!open) return -EINVAL;
   const char* close = nullptr;

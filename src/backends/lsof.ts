@@ -266,6 +266,64 @@ function stripOwners(entries: SocketEntry[], owners: boolean): SocketEntry[] {
   return owners ? entries : entries.map(({owner: _owner, ...rest}) => rest);
 }
 
+/** SIGKILLs a process group we created; it may be gone already. */
+function killGroup(pgid: number | undefined): void {
+  if (pgid !== undefined && pgid > 0) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+/**
+Runs lsof in a process group of its own, for at most `timeoutMs`. lsof forks helpers that
+inherit its stdout, so killing lsof alone can leave the pipes open and the call waiting for
+a helper (for as long as it is stuck on a dead mount). On timeout the whole group is killed
+and the call returns at once, whatever the streams do.
+*/
+async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> {
+  const subprocess = execa('lsof', args, {
+    reject: false,
+    detached: true,
+    killSignal: 'SIGKILL',
+    stripFinalNewline: false,
+    maxBuffer: MAX_OUTPUT,
+    stdin: 'ignore',
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const result = await Promise.race([subprocess, deadline]);
+  clearTimeout(timer);
+  if (result === 'timeout') {
+    killGroup(subprocess.pid);
+    subprocess.stdout?.destroy();
+    subprocess.stderr?.destroy();
+    return {
+      exitCode: undefined,
+      signal: undefined,
+      timedOut: true,
+      spawnError: undefined,
+      stdout: '',
+      stderr: '',
+    };
+  }
+
+  const spawnCode =
+    result.failed && result.exitCode === undefined && result.signal === undefined
+      ? String((result.cause as NodeJS.ErrnoException | undefined)?.code ?? result.code ?? 'ESPAWN')
+      : undefined;
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: false,
+    spawnError: spawnCode,
+    stdout: String(result.stdout ?? ''),
+    stderr: result.isMaxBuffer ? 'output too large' : String(result.stderr ?? ''),
+  };
+}
+
 export const lsofBackend: Backend = {
   name: 'lsof',
   probeSync(request) {
@@ -289,31 +347,7 @@ export const lsofBackend: Backend = {
     return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);
   },
   async probe(request) {
-    const result = await execa('lsof', lsofArguments(request), {
-      timeout: request.timeoutMs,
-      killSignal: 'SIGKILL',
-      reject: false,
-      stripFinalNewline: false,
-      maxBuffer: MAX_OUTPUT,
-      stdin: 'ignore',
-    });
-    const spawnCode =
-      result.failed &&
-      result.exitCode === undefined &&
-      !result.timedOut &&
-      result.signal === undefined
-        ? String(
-            (result.cause as NodeJS.ErrnoException | undefined)?.code ?? result.code ?? 'ESPAWN',
-          )
-        : undefined;
-    const stdout = interpretLsof({
-      exitCode: result.exitCode,
-      signal: result.timedOut ? undefined : result.signal,
-      timedOut: result.timedOut,
-      spawnError: spawnCode,
-      stdout: String(result.stdout ?? ''),
-      stderr: result.isMaxBuffer ? 'output too large' : String(result.stderr ?? ''),
-    });
+    const stdout = interpretLsof(await runLsof(lsofArguments(request), request.timeoutMs));
     return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);
   },
 };

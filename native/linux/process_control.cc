@@ -1,0 +1,160 @@
+// Process exit waits and identity-checked signals with pidfds (platform-apis §2, §4).
+// pidfd_open needs Linux 5.3, pidfd_send_signal 5.1; older kernels (or seccomp filters
+// that answer EPERM for unknown syscalls) get -ENOSYS / the kill(2) fallback.
+#include "../process_control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "../platform.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434  // the same number on every architecture
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace pw {
+namespace {
+
+// Closes every fd it holds on destruction.
+class FdList {
+ public:
+  ~FdList() {
+    for (int fd : fds_)
+      if (fd >= 0) close(fd);
+  }
+  std::vector<int>& get() { return fds_; }
+
+ private:
+  std::vector<int> fds_;
+};
+
+// pidfd_open(pid): fd, -ESRCH, -ENOSYS (not available here), or another -errno.
+int open_pidfd(int pid) {
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) return int(fd);
+  int e = errno;
+  // EPERM is not a documented pidfd_open error: it is a seccomp filter refusing the call.
+  return e == EPERM ? -ENOSYS : -e;
+}
+
+// 0 when `ref` is the process that now has its pid (or no identity was asked for),
+// kIdentityMismatch when the pid belongs to another process, -ESRCH when it is gone.
+int check_identity(const ProcessRef& ref) {
+  if (ref.start_time < 0) return 0;
+  ProcessInfo info;
+  int r = process_info(ref.pid, info);
+  if (r < 0) return r;
+  return int64_t(info.start_time) == ref.start_time ? 0 : kIdentityMismatch;
+}
+
+int64_t now_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+int wait_cancel_open(WaitCancel& out) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return -errno;
+  out.fd = fd;
+  return 0;
+}
+
+void wait_cancel_fire(const WaitCancel& cancel) {
+  if (cancel.fd < 0) return;
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(cancel.fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+void wait_cancel_close(WaitCancel& cancel) {
+  if (cancel.fd >= 0) close(cancel.fd);
+  cancel.fd = -1;
+}
+
+int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const WaitCancel& cancel,
+                  std::vector<uint8_t>& gone) {
+  gone.assign(targets.size(), 0);
+  FdList pidfds;
+  std::vector<struct pollfd> fds;
+  std::vector<size_t> index;  // fds[k] watches targets[index[k]]
+  int count = 0;
+  for (size_t i = 0; i < targets.size(); i++) {
+    int fd = open_pidfd(targets[i].pid);
+    if (fd == -ESRCH) {
+      gone[i] = 1;
+      count++;
+      continue;
+    }
+    if (fd < 0) return fd;
+    pidfds.get().push_back(fd);
+    // The pidfd pins whatever process had the pid at open time; if that is not the one
+    // we were asked about, ours is gone (its pid was reused).
+    int r = check_identity(targets[i]);
+    if (r == kIdentityMismatch || r == -ESRCH) {
+      gone[i] = 1;
+      count++;
+      continue;
+    }
+    if (r < 0) return r;
+    fds.push_back({fd, POLLIN, 0});
+    index.push_back(i);
+  }
+  if (count > 0) return count;
+  if (cancel.fd >= 0) fds.push_back({cancel.fd, POLLIN, 0});
+
+  int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    int64_t left = deadline - now_ms();
+    int n = poll(fds.data(), fds.size(), left > 0 ? int(left) : 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    for (size_t k = 0; k < index.size(); k++) {
+      if (fds[k].revents != 0) {
+        gone[index[k]] = 1;
+        count++;
+      }
+    }
+    return count;  // exits seen, the cancel fired, or the timeout passed
+  }
+}
+
+int signal_process(const ProcessRef& target, int sig, bool use_pidfd) {
+  if (target.pid <= 0) return -ESRCH;
+  int fd = use_pidfd ? open_pidfd(target.pid) : -ENOSYS;
+  if (fd == -ESRCH) return -ESRCH;
+  if (fd < 0 && fd != -ENOSYS) return fd;
+  int r = check_identity(target);
+  if (r != 0) {
+    if (fd >= 0) close(fd);
+    return r;
+  }
+  if (fd >= 0) {
+    long rc = syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
+    int e = errno;
+    close(fd);
+    if (rc == 0) return 0;
+    if (e != ENOSYS) return -e;  // ESRCH: it exited after the check
+    r = check_identity(target);  // no pidfd_send_signal (5.1): re-check, then kill
+    if (r != 0) return r;
+  }
+  return kill(target.pid, sig) == 0 ? 0 : -errno;
+}
+
+}  // namespace pw

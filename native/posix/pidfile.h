@@ -1,0 +1,67 @@
+// Atomic PID files with flock (platform-apis §4, FreeBSD pidfile(3)). Plain C++: returns 0
+// or -errno, never throws, never touches napi.
+//
+// Protocol: open O_CREAT|O_EXCL (falling back to the existing file) with O_NOFOLLOW, take
+// flock(LOCK_EX|LOCK_NB), check that the path still names the locked inode, then ftruncate
+// and write the record with one pwrite. The descriptor and its lock live as long as the
+// process (the kernel drops the lock when the process dies, even on SIGKILL), so an
+// unlocked file is stale whatever it names and taking it over needs no unlink.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "../parse/pidfile.h"
+
+namespace pw {
+
+// Identity of the claiming process, written into the file.
+struct PidFileSelf {
+  int pid = 0;
+  uint64_t start_time = 0;
+  std::string boot_id;
+};
+
+struct PidFileClaim {
+  // 0 on success; otherwise the syscall that failed (for the error message).
+  const char* syscall = "open";
+  // Another live process holds the lock; `holder` is what its file says (has_pid is false
+  // when the contents name no pid: a locked file is alive whatever it contains).
+  bool held = false;
+  PidFileRecord holder;
+  // Set when we own the file.
+  int fd = -1;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool created = false;    // we created the file (O_EXCL succeeded)
+  bool took_over = false;  // we replaced a stale record left by a dead owner
+  PidFileRecord previous;  // that stale record
+};
+
+// Claims `path`. Returns 0 (check out.held), -EAGAIN when the file stays locked but empty
+// (its owner is still writing it), -ELOOP for a symlink, -EINVAL (syscall "open") when the
+// path is not a regular file, the flock error (ENOLCK, EOPNOTSUPP, EINVAL; syscall "flock")
+// on filesystems without flock, or another -errno of open/ftruncate/pwrite.
+int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& data,
+                  PidFileClaim& out);
+
+// Unlinks `path` if it still names (dev, ino), while the lock is still held, then closes
+// fd. Returns 0 or the -errno of unlink (the fd is closed in every case).
+int pidfile_release(int fd, const char* path, uint64_t dev, uint64_t ino);
+
+// Rewrites the record of a file we hold (fd from pidfile_claim) to name `who`: used to hand
+// the file to a child process that inherited the locked descriptor. Returns 0 or -errno.
+int pidfile_rewrite(int fd, const PidFileSelf& who, const std::string& data);
+
+struct PidFileStatus {
+  const char* syscall = "open";
+  bool exists = false;
+  bool locked = false;  // someone holds the lock: a live instance
+  PidFileRecord record;
+};
+
+// Reads `path` without taking ownership: flock(LOCK_SH|LOCK_NB) tells whether a live
+// process holds it (released at once). Missing file: 0 with exists false.
+int pidfile_read(const char* path, PidFileStatus& out);
+
+}  // namespace pw

@@ -1,0 +1,326 @@
+import {Buffer} from 'node:buffer';
+import path from 'node:path';
+import {AlreadyRunningError, PidFileError} from './errors.js';
+import type {NativeBinding, RawPidFileRecord} from './native.js';
+import {requireNative} from './process.js';
+import {assertPid, checkOptions, show} from './validate.js';
+
+/** What a PID file names. Fields the file does not hold (a foreign format, garbage) are `undefined`. */
+export type PidFileHolder = {
+  readonly pid: number | undefined;
+  /** Start time of `pid` in clock ticks since boot (Linux), as `processInfo` reports it. */
+  readonly startTime: number | undefined;
+  readonly bootId: string | undefined;
+  /** The caller data written with `claimPidFile(path, {data})`, parsed. */
+  readonly data: unknown;
+  /**
+	Whether an instance is alive. A locked file is alive whatever it contains (only a live
+	process can hold the lock); an unlocked file is stale, and `alive` then tells whether
+	the process it names still runs (same start time and boot when recorded).
+	*/
+  readonly alive: boolean;
+};
+
+export type PidFileInfo = PidFileHolder & {
+  /** A live process holds the file's lock: the instance runs. Unlocked files are stale. */
+  readonly locked: boolean;
+};
+
+export type ClaimPidFileOptions = {
+  /**
+	Written as one line of JSON after the identity (at most 16 KiB), readable by others
+	through `readPidFile(path).data`.
+	@default undefined
+	*/
+  readonly data?: unknown;
+};
+
+export type PidFileHandle = {
+  /** Absolute path of the PID file. */
+  readonly path: string;
+  readonly pid: number;
+  readonly startTime: number;
+  readonly bootId: string;
+  /** The file did not exist. */
+  readonly created: boolean;
+  /** A stale record left by a dead (or crashed) owner was replaced. */
+  readonly tookOver: boolean;
+  /** That stale record. */
+  readonly previous: PidFileHolder | undefined;
+  /** `release()` was called. */
+  readonly released: boolean;
+  /**
+	The locked descriptor. A child process that inherits it (an extra `stdio` entry of
+	`spawn`) shares the lock: the file stays locked until every process holding it has exited.
+	*/
+  readonly fd: number;
+  /**
+	Rewrites the record to name `pid`, a child that inherited `fd`, so that readers see the
+	daemon rather than its launcher (`portwarden pidfile exec` does this). Keeps `data`.
+	*/
+  handOver(pid: number): void;
+  /**
+	Removes the file while still holding its lock (only if the path still names our file),
+	then drops the lock. Idempotent. The lock is also dropped when the process dies.
+	*/
+  release(): void;
+};
+
+const MAX_DATA_BYTES = 16 * 1024;
+
+/** A non-empty path string without NUL bytes. */
+export function assertFilePath(value: unknown, name = 'path'): asserts value is string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`Expected ${name} to be a non-empty string, got ${show(value)}`);
+  }
+
+  if (value.length === 0 || value.includes('\0')) {
+    throw new RangeError(
+      `Expected ${name} to be a non-empty string without NUL bytes, got ${show(value)}`,
+    );
+  }
+}
+
+const HINTS: Record<string, string> = {
+  ENOENT: 'its directory does not exist',
+  ENOTDIR: 'a component of the path is not a directory',
+  EISDIR: 'the path is a directory',
+  ELOOP: 'the path is a symbolic link (refused; its target is left untouched)',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the filesystem is read-only',
+  ENAMETOOLONG: 'the path is too long',
+  EAGAIN: 'another process holds it but has not written it yet; retry shortly',
+  ENOLCK:
+    'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
+  EOPNOTSUPP:
+    'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
+  ENOTSUP:
+    'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
+};
+
+/** Turns a node-style errno error from the addon (or node's fs) into a PidFileError. */
+export function pidFileError(error: unknown, file: string, what: string): PidFileError {
+  const e = error as {code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown};
+  if (typeof e?.code !== 'string') {
+    throw error;
+  }
+
+  const syscall = typeof e.syscall === 'string' ? e.syscall : undefined;
+  let hint = HINTS[e.code] ?? String(e.message);
+  if (e.code === 'EINVAL') {
+    hint =
+      syscall === 'flock'
+        ? HINTS.ENOLCK!
+        : syscall === 'open'
+          ? 'the path is not a regular file'
+          : String(e.message);
+  }
+
+  return new PidFileError(`Cannot ${what} ${show(file)}: ${e.code} (${hint})`, {
+    path: file,
+    code: e.code,
+    errno: typeof e.errno === 'number' ? e.errno : undefined,
+    syscall,
+    cause: error,
+  });
+}
+
+function parseData(raw: string | undefined): unknown {
+  if (raw === undefined) {
+    return undefined;
+  }
+
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function ownBootId(b: NativeBinding): string | undefined {
+  try {
+    return b.bootId();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+Whether the record names a live process: same pid, start time and boot id where recorded.
+Errors other than "no such process" count as alive (never call a live process dead).
+*/
+export function recordAlive(
+  b: NativeBinding,
+  record: {pid?: number | undefined; startTime?: number | undefined; bootId?: string | undefined},
+): boolean {
+  if (record.pid === undefined) {
+    return false;
+  }
+
+  const boot = ownBootId(b);
+  if (record.bootId !== undefined && boot !== undefined && record.bootId !== boot) {
+    return false;
+  }
+
+  let info;
+  try {
+    info = b.processInfo(record.pid);
+  } catch {
+    return true;
+  }
+
+  if (info === undefined || info.state === 'Z' || info.state === 'X') {
+    return false;
+  }
+
+  return record.startTime === undefined || info.startTime === record.startTime;
+}
+
+function holderFrom(raw: RawPidFileRecord, alive: boolean): PidFileHolder {
+  return {
+    pid: raw.pid,
+    startTime: raw.startTime,
+    bootId: raw.bootId,
+    data: parseData(raw.data),
+    alive,
+  };
+}
+
+function encodeData(data: unknown): string {
+  if (data === undefined) {
+    return '';
+  }
+
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (error) {
+    throw new TypeError(
+      `Expected options.data to be JSON-serialisable, got ${show(data)}: ${(error as Error).message}`,
+    );
+  }
+
+  if (json === undefined) {
+    throw new TypeError(`Expected options.data to be JSON-serialisable, got ${show(data)}`);
+  }
+
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_DATA_BYTES) {
+    throw new RangeError(
+      `Expected options.data to serialise to at most ${MAX_DATA_BYTES} bytes of JSON, got ${bytes} bytes`,
+    );
+  }
+
+  return json;
+}
+
+/**
+Claims the PID file at `path` for this process, atomically: the file is locked with
+`flock` before it is truncated and written, and the lock is held until `release()` or until
+the process dies (even by SIGKILL). An unlocked file is stale whatever pid it names and is
+taken over; a locked one throws `AlreadyRunningError` naming its holder.
+
+File format: `<pid>\n<startTime>\n<bootId>\n` and, with `data`, one line of JSON.
+
+@throws {AlreadyRunningError} another live process holds the file.
+@throws {PidFileError} `EAGAIN` when the holder has locked but not yet written the file; the
+errno code of the failing call otherwise (`ENOENT`, `EISDIR`, `ELOOP` for a symlink,
+`EACCES`, `ENAMETOOLONG`, `ENOLCK`/`EOPNOTSUPP` on filesystems without flock).
+*/
+export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFileHandle {
+  assertFilePath(file);
+  const {data} = checkOptions<ClaimPidFileOptions>(options, ['data'], 'claimPidFile');
+  const json = encodeData(data);
+  const absolute = path.resolve(file);
+  const b = requireNative('claimPidFile');
+  let raw;
+  try {
+    raw = b.pidfileClaim(absolute, json);
+  } catch (error) {
+    throw pidFileError(error, absolute, 'claim PID file');
+  }
+
+  if ('held' in raw) {
+    const holder = holderFrom(raw.held, true);
+    const who =
+      holder.pid === undefined ? 'a process (the file names no pid)' : `pid ${holder.pid}`;
+    throw new AlreadyRunningError(`PID file ${show(absolute)} is held by ${who}`, {
+      path: absolute,
+      holder,
+    });
+  }
+
+  const {fd} = raw;
+  let released = false;
+  const previous = raw.previous
+    ? holderFrom(raw.previous, recordAlive(b, raw.previous))
+    : undefined;
+  return {
+    path: absolute,
+    pid: raw.pid,
+    startTime: raw.startTime,
+    bootId: raw.bootId,
+    created: raw.created,
+    tookOver: raw.tookOver,
+    previous,
+    get released() {
+      return released;
+    },
+    fd,
+    handOver(pid: number) {
+      assertPid(pid);
+      if (released) {
+        throw new PidFileError(`PID file ${show(absolute)} was released`, {
+          code: 'EBADF',
+          errno: -9,
+          syscall: 'write',
+          path: absolute,
+        });
+      }
+
+      try {
+        b.pidfileHandOver(fd, pid, json);
+      } catch (error) {
+        throw pidFileError(error, absolute, 'hand over PID file');
+      }
+    },
+    release() {
+      if (released) {
+        return;
+      }
+
+      released = true;
+      try {
+        b.pidfileRelease(fd);
+      } catch (error) {
+        throw pidFileError(error, absolute, 'remove PID file');
+      }
+    },
+  };
+}
+
+/**
+Reads the PID file at `path` without taking it: `undefined` when there is no file.
+`locked` tells whether a live process holds it. Files written by tools that do not lock
+(a pid alone, with or without a newline) are read too: they are `locked: false`, and
+`alive` tells whether that pid (with that start time, when recorded) still runs.
+*/
+export function readPidFile(file: string): PidFileInfo | undefined {
+  assertFilePath(file);
+  const absolute = path.resolve(file);
+  const b = requireNative('readPidFile');
+  let raw;
+  try {
+    raw = b.pidfileRead(absolute);
+  } catch (error) {
+    throw pidFileError(error, absolute, 'read PID file');
+  }
+
+  if (raw === undefined) {
+    return undefined;
+  }
+
+  const alive = raw.locked || recordAlive(b, raw.record);
+  return {...holderFrom(raw.record, alive), locked: raw.locked};
+}

@@ -1,0 +1,78 @@
+import {readFileSync} from 'node:fs';
+import {blockersOf, probePort} from '../probe.js';
+import {processInfo} from '../process.js';
+import type {ProcessInfo, SocketEntry} from '../types.js';
+
+/** Listening sockets on the port that overlap `host`, with owners (candidates scanned first). */
+export async function listeners(
+  port: number,
+  host: string | undefined,
+  candidates: readonly number[],
+): Promise<SocketEntry[]> {
+  const report = await probePort(port, {
+    states: 'listen',
+    owners: true,
+    candidates: candidates.filter((pid) => pid > 0),
+  });
+  return blockersOf(report.sockets, host, false);
+}
+
+export function ownersOf(entry: SocketEntry): readonly ProcessInfo[] {
+  return entry.owner?.status === 'found' ? entry.owner.processes : [];
+}
+
+/** Whether `pid` is one of `roots` or descends from one (walks the ppid chain). */
+export function descendsFrom(pid: number, roots: ReadonlySet<number>): boolean {
+  let current: number | undefined = pid;
+  for (let depth = 0; current !== undefined && current > 1 && depth < 128; depth++) {
+    if (roots.has(current)) {
+      return true;
+    }
+
+    current = processInfo(current)?.ppid;
+  }
+
+  return false;
+}
+
+/**
+The pids of a cgroup (systemd's `ControlGroup`, such as `/user.slice/.../web.service`),
+from the unified hierarchy or the v1 `name=systemd` one; undefined when not readable here.
+*/
+export function cgroupPids(controlGroup: string): Set<number> | undefined {
+  if (controlGroup === '' || !controlGroup.startsWith('/') || controlGroup.includes('..')) {
+    return undefined;
+  }
+
+  for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']) {
+    let text: string;
+    try {
+      text = readFileSync(`${root}${controlGroup}/cgroup.procs`, 'utf8');
+    } catch {
+      continue;
+    }
+
+    return new Set(
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map(Number),
+    );
+  }
+
+  return undefined;
+}
+
+/** The pid a PID file names (its first integer: plain pid files and portwarden's), or undefined. */
+export function pidFromFile(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+
+  const match = /^\s*(\d+)/.exec(text);
+  const pid = match ? Number(match[1]) : 0;
+  return pid > 0 && pid <= 2_147_483_647 ? pid : undefined;
+}

@@ -1,0 +1,448 @@
+/*
+systemd through `systemctl` (argv arrays, never a shell). `restart`/`start` block until the
+job completes, which for Type=simple is before exec: afterwards we wait until the port is
+LISTEN by the unit (its MainPID, a process of its cgroup, or a descendant of MainPID), and
+watch the unit state meanwhile so that `failed`, a crash loop (`activating`/`auto-restart`,
+rising NRestarts) or `start-limit-hit` end the wait at once instead of at the deadline.
+*/
+import {describeSocket, type ServiceError} from '../errors.js';
+import type {SocketEntry} from '../types.js';
+import {waitForPortFree} from '../wait.js';
+import {describeExit, runTool, type ToolResult} from './exec.js';
+import {cgroupPids, descendsFrom, listeners, ownersOf} from './owners.js';
+import type {ResolvedOptions} from './spec.js';
+import {describeHolders, Trail} from './trail.js';
+import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
+import {proveFree} from './free.js';
+import {sleep} from './util.js';
+
+export type UnitState = {
+  readonly loadState: string;
+  readonly activeState: string;
+  readonly subState: string;
+  readonly mainPid: number;
+  /** Automatic restarts since the last manual start (systemd 235+); undefined when not reported. */
+  readonly nRestarts: number | undefined;
+  readonly result: string;
+  readonly controlGroup: string;
+  /** When the unit last left inactive/failed: unchanged across a failed job = the start was refused. */
+  readonly inactiveExit: string;
+};
+
+const PROPERTIES = [
+  'LoadState',
+  'MainPID',
+  'ActiveState',
+  'SubState',
+  'NRestarts',
+  'Result',
+  'ControlGroup',
+  'InactiveExitTimestampMonotonic',
+];
+
+/** Parses `systemctl show` output by key: the lines do not come in the order asked for. */
+export function parseShow(text: string): UnitState {
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) {
+      values.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+  }
+
+  const int = (key: string): number | undefined => {
+    const raw = values.get(key);
+    return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
+  };
+
+  return {
+    loadState: values.get('LoadState') ?? '',
+    activeState: values.get('ActiveState') ?? '',
+    subState: values.get('SubState') ?? '',
+    mainPid: int('MainPID') ?? 0,
+    nRestarts: int('NRestarts'),
+    result: values.get('Result') ?? '',
+    controlGroup: values.get('ControlGroup') ?? '',
+    inactiveExit: values.get('InactiveExitTimestampMonotonic') ?? '',
+  };
+}
+
+export function describeState(s: UnitState): string {
+  let text = `${s.activeState}/${s.subState}`;
+  if (s.mainPid > 0) {
+    text += `, main pid ${s.mainPid}`;
+  }
+
+  if (s.result !== '' && s.result !== 'success') {
+    text += `, result ${s.result}`;
+  }
+
+  if (s.nRestarts) {
+    text += `, ${s.nRestarts} automatic restarts`;
+  }
+
+  return text;
+}
+
+const isStartLimit = (s: UnitState) => s.activeState === 'failed' && s.result === 'start-limit-hit';
+
+const STATE_POLL_MS = 250;
+const MAX_PROBE_PAUSE_MS = 50;
+/** How long holders may take to go after `systemctl stop` before they count as strays. */
+const STRAY_GRACE_MS = 1000;
+
+class Unit {
+  private readonly scopeFlag: string;
+  private resetDone = false;
+
+  constructor(
+    readonly spec: SystemdServiceSpec,
+    readonly o: ResolvedOptions,
+    readonly trail: Trail,
+  ) {
+    this.scopeFlag = spec.scope === 'system' ? '--system' : '--user';
+  }
+
+  get unit(): string {
+    return this.spec.unit;
+  }
+
+  private get user(): string {
+    return this.scopeFlag === '--user' ? ' --user' : '';
+  }
+
+  async systemctl(args: readonly string[]): Promise<ToolResult> {
+    return runTool(this.trail, 'systemctl', [this.scopeFlag, '--no-pager', ...args], {
+      timeout: this.o.timeout,
+      env: {LC_ALL: 'C', SYSTEMD_COLORS: '0'},
+    });
+  }
+
+  async show(): Promise<UnitState> {
+    const args = ['show', ...PROPERTIES.flatMap((p) => ['-p', p]), '--', this.unit];
+    const r = await this.systemctl(args);
+    if (r.exitCode !== 0) {
+      let hint = '';
+      if (this.scopeFlag === '--user' && /bus|XDG_RUNTIME_DIR/i.test(r.stderr)) {
+        hint =
+          '; systemctl --user needs the user manager: set XDG_RUNTIME_DIR (/run/user/<uid>) or run `loginctl enable-linger`';
+      }
+
+      throw this.trail.error(
+        'COMMAND_FAILED',
+        `systemctl${this.user} show ${this.unit} failed (${describeExit(r)})${hint}`,
+      );
+    }
+
+    const state = parseShow(r.stdout);
+    if (state.loadState === 'not-found') {
+      throw this.trail.error(
+        'NOT_FOUND',
+        `Unit ${this.unit} is not loaded by the systemd${this.user ? ' user' : ''} manager (LoadState=not-found); check the name, and run \`systemctl${this.user} daemon-reload\` after installing it`,
+      );
+    }
+
+    return state;
+  }
+
+  async status(): Promise<UnitState> {
+    return this.trail.run(
+      'status',
+      async () => this.show(),
+      (s) => ({detail: describeState(s), ...(s.mainPid > 0 ? {pid: s.mainPid} : {})}),
+    );
+  }
+
+  /** The error for a unit state that means "this start failed", or undefined. */
+  failure(
+    s: UnitState,
+    baselineRestarts: number | undefined,
+    refused = false,
+  ): ServiceError | undefined {
+    const where = `Unit ${this.unit} ${describeState(s)}`;
+    const logs = `see \`journalctl${this.user} -u ${this.unit}\``;
+    if (isStartLimit(s) || (refused && s.activeState === 'failed')) {
+      // After crashes, Result keeps 'exit-code' and a refused start does not change it:
+      // a failed job that never left the failed state is the start limit (or a failed dependency).
+      const why = isStartLimit(s)
+        ? 'systemd refuses further starts'
+        : 'systemd refused to start it without running anything (start limit, or a failed dependency)';
+      return this.trail.error(
+        'START_LIMIT',
+        `${where}: ${why} (StartLimitBurst within StartLimitIntervalSec, manual starts included); fix the cause (${logs}), then run \`systemctl${this.user} reset-failed ${this.unit}\` or pass resetFailed: true`,
+      );
+    }
+
+    if (s.activeState === 'failed') {
+      return this.trail.error('UNIT_FAILED', `${where}; ${logs}`);
+    }
+
+    if (s.activeState === 'activating' && s.subState === 'auto-restart') {
+      return this.trail.error(
+        'CRASH_LOOP',
+        `${where}: its process exited and systemd is restarting it (crash loop); ${logs}`,
+      );
+    }
+
+    if (
+      baselineRestarts !== undefined &&
+      s.nRestarts !== undefined &&
+      s.nRestarts > baselineRestarts
+    ) {
+      return this.trail.error(
+        'CRASH_LOOP',
+        `${where}: restarted automatically ${s.nRestarts - baselineRestarts} time(s) since our start (crash loop); ${logs}`,
+      );
+    }
+
+    if (s.activeState === 'inactive' || s.activeState === 'deactivating') {
+      return this.trail.error('EXITED', `${where}: its process exited after the start; ${logs}`);
+    }
+
+    return undefined;
+  }
+
+  /** Before a start: the start limit is hit. Resets it once when allowed, else throws. */
+  async handleStartLimit(s: UnitState): Promise<void> {
+    if (!isStartLimit(s)) {
+      return;
+    }
+
+    if (!this.o.resetFailed || this.resetDone) {
+      throw this.failure(s, undefined)!;
+    }
+
+    await this.resetFailed();
+  }
+
+  private async resetFailed(): Promise<void> {
+    this.resetDone = true;
+    const t0 = performance.now();
+    const r = await this.systemctl(['reset-failed', '--', this.unit]);
+    this.trail.add('reset-failed', performance.now() - t0, {detail: describeExit(r)});
+    if (r.exitCode !== 0) {
+      throw this.trail.error(
+        'COMMAND_FAILED',
+        `systemctl${this.user} reset-failed ${this.unit} failed (${describeExit(r)})`,
+      );
+    }
+  }
+
+  /** `systemctl restart|start|stop`; on failure explains the unit state (one reset-failed retry). */
+  async job(verb: 'restart' | 'start' | 'stop', before: UnitState): Promise<void> {
+    const t0 = performance.now();
+    const r = await this.systemctl([verb, '--', this.unit]);
+    if (r.exitCode === 0) {
+      this.trail.add(verb, performance.now() - t0);
+      return;
+    }
+
+    this.trail.add(verb, performance.now() - t0, {detail: describeExit(r), failed: true});
+    const s = await this.show();
+    const refused =
+      verb !== 'stop' && s.inactiveExit !== '' && s.inactiveExit === before.inactiveExit;
+    const limited = isStartLimit(s) || (refused && s.activeState === 'failed');
+    if (verb !== 'stop' && limited && this.o.resetFailed && !this.resetDone) {
+      await this.resetFailed();
+      return this.job(verb, await this.show());
+    }
+
+    throw (
+      this.failure(s, undefined, refused) ??
+      this.trail.error(
+        'COMMAND_FAILED',
+        `systemctl${this.user} ${verb} ${this.unit} failed (${describeExit(r)}); unit ${describeState(s)}`,
+      )
+    );
+  }
+
+  /** Whether a listener process belongs to the unit: MainPID, its cgroup, or a descendant of MainPID. */
+  belongs(pid: number, s: UnitState, cgroup: Set<number> | undefined): boolean {
+    if (s.mainPid > 0 && pid === s.mainPid) {
+      return true;
+    }
+
+    if (cgroup?.has(pid)) {
+      return true;
+    }
+
+    return s.mainPid > 0 && descendsFrom(pid, new Set([s.mainPid]));
+  }
+
+  /**
+	After a start/restart job: waits until the unit listens on the port (or, without a
+	port, is active), ending early when the unit fails or crash-loops.
+	*/
+  async awaitUp(previousPid: number): Promise<ServiceResult> {
+    const t0 = performance.now();
+    const deadline = t0 + this.o.timeout;
+    let s = await this.show();
+    const baseline = s.nRestarts;
+    let nextShow = performance.now() + STATE_POLL_MS;
+    let pause = 5;
+    let strays: SocketEntry[] = [];
+    let polls = 0;
+    const port = this.spec.port;
+    const changed = (pid: number) =>
+      previousPid > 0 && pid !== previousPid ? `pid ${previousPid} → ${pid}` : `pid ${pid}`;
+
+    for (;;) {
+      this.trail.signal?.throwIfAborted();
+      const failure = this.failure(s, baseline);
+      if (failure) {
+        this.trail.add('listening', performance.now() - t0, {
+          detail: failure.message,
+          failed: true,
+        });
+        throw failure;
+      }
+
+      if (port === undefined) {
+        if (s.activeState === 'active') {
+          this.trail.add('active', performance.now() - t0, {
+            detail: describeState(s),
+            ...(s.mainPid > 0 ? {pid: s.mainPid} : {}),
+          });
+          return this.trail.result({
+            ...(s.mainPid > 0 ? {pid: s.mainPid} : {}),
+            outcome: `${changed(s.mainPid)}, ${s.activeState}/${s.subState}`,
+          });
+        }
+      } else {
+        polls++;
+        const entries = await listeners(port, this.o.host, [s.mainPid]);
+        const cgroup = cgroupPids(s.controlGroup);
+        strays = [];
+        for (const entry of entries) {
+          const owners = ownersOf(entry);
+          const mine = owners.find((p) => this.belongs(p.pid, s, cgroup));
+          // The owner may be invisible (another user's unit without root): then an active
+          // unit whose port is listening is the best proof there is.
+          const invisible =
+            entry.owner?.status === 'unknown' && s.activeState === 'active' && s.mainPid > 0;
+          if (mine || invisible) {
+            const pid = mine?.pid ?? s.mainPid;
+            this.trail.add('listening', performance.now() - t0, {
+              pid,
+              detail: `${describeSocket(entry)}${invisible && !mine ? ' (owner not visible; unit active)' : ''} after ${polls} probe(s)`,
+            });
+            return this.trail.result({
+              pid,
+              listening: entry,
+              outcome: `${changed(pid)}, listening on ${port}`,
+            });
+          }
+
+          strays.push(entry);
+        }
+      }
+
+      const now = performance.now();
+      if (now >= deadline) {
+        const held =
+          strays.length > 0
+            ? `; the port is held outside the unit: ${describeHolders(strays)}`
+            : '';
+        const message = `Unit ${this.unit} (${describeState(s)}) did not listen on port ${port ?? '-'} within ${this.o.timeout} ms${held}`;
+        this.trail.add(port === undefined ? 'active' : 'listening', now - t0, {
+          detail: message,
+          failed: true,
+        });
+        throw this.trail.error(strays.length > 0 ? 'PORT_BUSY' : 'NOT_LISTENING', message, {
+          blockers: strays,
+        });
+      }
+
+      await sleep(Math.min(pause, deadline - now), this.trail.signal);
+      pause = Math.min(pause * 2, MAX_PROBE_PAUSE_MS);
+      if (performance.now() >= nextShow || port === undefined) {
+        s = await this.show();
+        nextShow = performance.now() + STATE_POLL_MS;
+      }
+    }
+  }
+
+  /** After `systemctl stop`: proves the port free; holders left are strays (reported, or killed when asked). */
+  async proveFreeAfterStop(port: number, before: UnitState): Promise<string> {
+    if (this.o.killStrays) {
+      return proveFree(this.trail, port, this.o, 'terminate');
+    }
+
+    const t0 = performance.now();
+    try {
+      await waitForPortFree(port, {
+        timeout: Math.min(this.o.timeout, STRAY_GRACE_MS),
+        ...(this.o.host === undefined ? {} : {host: this.o.host}),
+        signal: this.o.signal,
+      });
+      this.trail.add('port-free', performance.now() - t0);
+      return `port ${port} free`;
+    } catch (error) {
+      const wrapped = this.trail.wrap(error);
+      if (wrapped.code !== 'PORT_BUSY') {
+        this.trail.add('port-free', performance.now() - t0, {
+          detail: wrapped.message,
+          failed: true,
+        });
+        throw wrapped;
+      }
+
+      const blockers = wrapped.blockers ?? [];
+      const cgroup = cgroupPids(before.controlGroup);
+      const inUnit = blockers.some((e) => ownersOf(e).some((p) => cgroup?.has(p.pid)));
+      const where = inUnit
+        ? 'left in the unit cgroup (KillMode=process or none?)'
+        : "outside the unit's cgroup (a copy started by hand?)";
+      const message = `Port ${port} is still held after stopping ${this.unit}, by processes ${where}: ${describeHolders(blockers)}; stop them, or pass killStrays: true`;
+      this.trail.add('port-free', performance.now() - t0, {detail: message, failed: true});
+      throw this.trail.error('STRAYS', message, {blockers});
+    }
+  }
+
+  /** Before a start: refuses when the port is held by something that is not this unit. */
+  async refuseIfHeld(port: number, s: UnitState): Promise<void> {
+    const t0 = performance.now();
+    const entries = await listeners(port, this.o.host, [s.mainPid]);
+    const cgroup = cgroupPids(s.controlGroup);
+    const foreign = entries.filter((e) => !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)));
+    if (foreign.length > 0) {
+      const message = `Refusing to start ${this.unit}: port ${port} is held by ${describeHolders(foreign)}, which is not part of the unit`;
+      this.trail.add('port-check', performance.now() - t0, {detail: message, failed: true});
+      throw this.trail.error('PORT_BUSY', message, {blockers: foreign});
+    }
+
+    this.trail.add('port-check', performance.now() - t0, {
+      detail: entries.length > 0 ? 'the unit already listens' : `port ${port} free`,
+    });
+  }
+}
+
+export async function systemdService(
+  action: ServiceAction,
+  spec: SystemdServiceSpec,
+  o: ResolvedOptions,
+): Promise<ServiceResult> {
+  const scope = spec.scope === 'system' ? 'system' : 'user';
+  const trail = new Trail('systemd', action, `systemd ${scope} unit ${spec.unit}`, o.signal);
+  const unit = new Unit(spec, o, trail);
+  try {
+    const before = await unit.status();
+    if (action === 'stop') {
+      await unit.job('stop', before);
+      const free =
+        spec.port === undefined ? undefined : await unit.proveFreeAfterStop(spec.port, before);
+      const was = before.mainPid > 0 ? `pid ${before.mainPid} stopped` : 'was not running';
+      return trail.result({outcome: free ? `${was}, ${free}` : was});
+    }
+
+    await unit.handleStartLimit(before);
+    if (action === 'start' && spec.port !== undefined && before.activeState !== 'active') {
+      await unit.refuseIfHeld(spec.port, before);
+    }
+
+    await unit.job(action, before);
+    return await unit.awaitUp(before.mainPid);
+  } catch (error) {
+    throw trail.wrap(error);
+  }
+}

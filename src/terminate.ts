@@ -1,0 +1,539 @@
+import {describeSocket, PortBusyError, TerminateError} from './errors.js';
+import type {NativeBinding} from './native.js';
+import {blockersOf, probePort, probePortSync} from './probe.js';
+import {
+  assertTarget,
+  commandOf,
+  lookupTarget,
+  type ProcessIdentity,
+  type ProcessRef,
+  sendSignal,
+  waitGone,
+} from './process-control.js';
+import {requireNative} from './process.js';
+import {perform, runAsync, runSync, step, type Steps} from './steps.js';
+import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
+import {
+  assertBoolean,
+  assertDuration,
+  assertInteger,
+  assertPidList,
+  assertPort,
+  assertSignal,
+  checkOptions,
+  show,
+} from './validate.js';
+import {resolveFree, waitFreeSteps} from './wait.js';
+
+/** A bare pid (its identity is read when the call starts) or a `{pid, startTime}` identity. */
+export type TerminateTarget = number | ProcessIdentity;
+
+export type TerminateOptions = {
+  /** The first signal. @default 'SIGTERM' */
+  readonly signal?: NodeJS.Signals;
+  /**
+	Send SIGKILL to targets still running this many ms after the first signal; `false`
+	never escalates.
+	@default 5000, or half of `timeout` when only a shorter `timeout` is given
+	*/
+  readonly forceAfter?: number | false;
+  /**
+	Overall budget in ms, from the call to the last exit. Targets still running then are
+	reported as `ETIMEDOUT` errors.
+	@default forceAfter + 5000 (10000 with forceAfter: false)
+	*/
+  readonly timeout?: number;
+  /** Also signal processes of other users (as root). @default false */
+  readonly allowOtherUsers?: boolean;
+};
+
+export type TerminateResult = {
+  readonly pid: number;
+  /** Command line of the target; `null` when it was already gone. */
+  readonly command: string | null;
+  /** The last signal sent (or, for a dry run, the one that would be); `null` when none was. */
+  readonly signal: NodeJS.Signals | null;
+  /** SIGKILL was sent because the process outlived `forceAfter`. */
+  readonly forced: boolean;
+  /**
+	- `terminated`: signalled, and it exited.
+	- `gone`: it had already exited; nothing was signalled.
+	- `reused`: its pid now names another process (start time differs); nothing was signalled.
+	- `dry-run`: `freePort({dryRun: true})` would signal it.
+	*/
+  readonly status: 'terminated' | 'gone' | 'reused' | 'dry-run';
+};
+
+/** The error `terminate()` rejects with; `results` has what did go well. */
+export type TerminateAggregateError = AggregateError & {
+  readonly errors: TerminateError[];
+  readonly results: TerminateResult[];
+};
+
+const TERMINATE_KEYS = ['signal', 'forceAfter', 'timeout', 'allowOtherUsers'];
+const FORCE_AFTER_MS = 5000;
+const GRACE_MS = 5000;
+
+type Resolved = {
+  signal: NodeJS.Signals;
+  forceAfter: number | false;
+  timeout: number;
+  allowOtherUsers: boolean;
+};
+
+function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
+  const {signal = 'SIGTERM', allowOtherUsers = false} = options;
+  assertSignal(signal, 'signal');
+  if (options.forceAfter !== undefined && options.forceAfter !== false) {
+    assertDuration(options.forceAfter, 'forceAfter');
+  }
+
+  if (options.timeout !== undefined) {
+    assertDuration(options.timeout, 'timeout');
+  }
+
+  // Only a timeout given: escalate halfway through it (at most after the usual 5 s).
+  const {
+    forceAfter = options.timeout === undefined
+      ? FORCE_AFTER_MS
+      : Math.min(FORCE_AFTER_MS, options.timeout / 2),
+  } = options;
+  const {timeout = (forceAfter === false ? FORCE_AFTER_MS : forceAfter) + GRACE_MS} = options;
+  if (forceAfter !== false && timeout <= forceAfter) {
+    throw new RangeError(
+      `Expected timeout to be greater than forceAfter (${forceAfter}), got ${show(timeout)}`,
+    );
+  }
+
+  assertBoolean(allowOtherUsers, 'allowOtherUsers');
+  return {signal, forceAfter, timeout, allowOtherUsers};
+}
+
+function resolveTargets(targets: unknown): TerminateTarget[] {
+  if (!Array.isArray(targets) || targets.length === 0) {
+    throw new (Array.isArray(targets) ? RangeError : TypeError)(
+      `Expected targets to be a non-empty array of pids or {pid, startTime} identities, got ${show(targets)}`,
+    );
+  }
+
+  for (const [index, target] of targets.entries()) {
+    assertTarget(target, `targets[${index}]`);
+  }
+
+  return targets as TerminateTarget[];
+}
+
+/** This process, its ancestors and pid 1: never signalled. */
+function protectedPids(b: NativeBinding): Map<number, string> {
+  const pids = new Map<number, string>([
+    [1, 'pid 1 (init)'],
+    [process.pid, 'this process'],
+  ]);
+  let pid = process.ppid;
+  for (let depth = 0; pid > 1 && depth < 1024 && !pids.has(pid); depth++) {
+    pids.set(pid, 'an ancestor of this process');
+    pid = b.processInfo(pid)?.ppid ?? 0;
+  }
+
+  return pids;
+}
+
+type Active = {
+  index: number;
+  ref: ProcessRef;
+  command: string;
+  /** The last signal sent; undefined before the first. */
+  signal: NodeJS.Signals | undefined;
+  forced: boolean;
+};
+
+/** Signals every target, escalates, and waits for the exits. */
+export function* terminateSteps(
+  targets: readonly TerminateTarget[],
+  options: Resolved,
+  dryRun = false,
+): Steps<TerminateResult[]> {
+  const started = performance.now();
+  const b = requireNative('terminate');
+  const protectedSet = protectedPids(b);
+  const euid = process.geteuid?.() ?? -1;
+  const results: Array<TerminateResult | undefined> = [];
+  const errors: TerminateError[] = [];
+  const active: Active[] = [];
+
+  const fail = (
+    pid: number,
+    command: string | null,
+    code: string,
+    message: string,
+    cause?: unknown,
+  ) => {
+    errors.push(new TerminateError(message, {pid, command, code, cause}));
+  };
+
+  // Sends one signal; returns true when the process is still to be waited for.
+  const signalActive = (a: Active, signal: NodeJS.Signals): boolean => {
+    let outcome: ReturnType<typeof sendSignal>;
+    try {
+      outcome = sendSignal(b, a.ref, signal);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+      fail(
+        a.ref.pid,
+        a.command,
+        code,
+        `Cannot send ${signal} to pid ${a.ref.pid} (${a.command}): ${(error as Error).message}`,
+        error,
+      );
+      return false;
+    }
+
+    if (outcome === 'sent') {
+      a.signal = signal;
+      return true;
+    }
+
+    // Gone (or its pid reused) between two signals: it exited. Before the first: it was already gone.
+    const first = a.signal === undefined;
+    results[a.index] = {
+      pid: a.ref.pid,
+      command: a.command,
+      signal: a.signal ?? null,
+      forced: a.forced,
+      status: first ? (outcome === 'gone' ? 'gone' : 'reused') : 'terminated',
+    };
+    return false;
+  };
+
+  for (const [index, target] of targets.entries()) {
+    const pid = typeof target === 'number' ? target : target.pid;
+    const info = lookupTarget(b, target);
+    if (info === undefined) {
+      results[index] = {pid, command: null, signal: null, forced: false, status: 'gone'};
+      continue;
+    }
+
+    if (typeof target !== 'number' && info.startTime !== target.startTime) {
+      results[index] = {pid, command: null, signal: null, forced: false, status: 'reused'};
+      continue;
+    }
+
+    const command = commandOf(info);
+    const protection = protectedSet.get(pid);
+    if (protection !== undefined) {
+      fail(
+        pid,
+        command,
+        'ERR_PROTECTED_PROCESS',
+        `Refusing to signal pid ${pid} (${command}): it is ${protection}`,
+      );
+      continue;
+    }
+
+    if (info.uid !== euid && !options.allowOtherUsers) {
+      fail(
+        pid,
+        command,
+        'ERR_OTHER_USER',
+        `Refusing to signal pid ${pid} (${command}): it belongs to uid ${info.uid}, not ${euid}; pass allowOtherUsers: true to allow it`,
+      );
+      continue;
+    }
+
+    if (dryRun) {
+      results[index] = {pid, command, signal: options.signal, forced: false, status: 'dry-run'};
+      continue;
+    }
+
+    const a: Active = {
+      index,
+      ref: {pid, startTime: info.startTime},
+      command,
+      signal: undefined,
+      forced: false,
+    };
+    if (signalActive(a, options.signal)) {
+      active.push(a);
+    }
+  }
+
+  const forceAt =
+    options.forceAfter === false || options.signal === 'SIGKILL'
+      ? Number.POSITIVE_INFINITY
+      : started + options.forceAfter;
+  const deadline = started + options.timeout;
+  let escalated = false;
+  while (active.length > 0) {
+    const now = performance.now();
+    if (!escalated && now >= forceAt) {
+      escalated = true;
+      for (const a of [...active]) {
+        a.forced = true;
+        if (!signalActive(a, 'SIGKILL')) {
+          active.splice(active.indexOf(a), 1);
+        }
+      }
+
+      continue;
+    }
+
+    if (now >= deadline) {
+      for (const a of active) {
+        fail(
+          a.ref.pid,
+          a.command,
+          'ETIMEDOUT',
+          `pid ${a.ref.pid} (${a.command}) was still running ${Math.round(now - started)} ms after ${a.signal}`,
+        );
+      }
+
+      break;
+    }
+
+    const until = escalated ? deadline : Math.min(forceAt, deadline);
+    const gone = yield* waitGone(
+      active.map((a) => a.ref),
+      until - now,
+    );
+    for (const index of gone.sort((x, y) => y - x)) {
+      const [a] = active.splice(index, 1);
+      results[a!.index] = {
+        pid: a!.ref.pid,
+        command: a!.command,
+        signal: a!.signal ?? null,
+        forced: a!.forced,
+        status: 'terminated',
+      };
+    }
+  }
+
+  const done = results.filter((r): r is TerminateResult => r !== undefined);
+  if (errors.length > 0) {
+    const summary = errors.map((e) => e.message).join('; ');
+    throw Object.assign(
+      new AggregateError(
+        errors,
+        `Failed to terminate ${errors.length} of ${targets.length} processes: ${summary}`,
+      ),
+      {results: done},
+    );
+  }
+
+  return done;
+}
+
+/**
+Stops processes: sends `signal` (SIGTERM), then SIGKILL to those still running after
+`forceAfter` ms, and resolves once every target has exited. Each target's identity
+(pid + start time; for bare pids, read when the call starts) is re-checked immediately
+before every signal through a pidfd, so a reused pid is never hit. Never signals pid 1,
+this process or its ancestors, nor another user's process unless `allowOtherUsers`.
+Rejects with an `AggregateError` of `TerminateError`s (with `results` for the rest) when
+a target cannot be signalled (`EPERM`), is protected, or outlives `timeout`.
+*/
+export async function terminate(
+  targets: readonly TerminateTarget[],
+  options?: TerminateOptions,
+): Promise<TerminateResult[]> {
+  const list = resolveTargets(targets);
+  const resolved = resolveTerminateOptions(
+    checkOptions<TerminateOptions>(options, TERMINATE_KEYS, 'terminate'),
+  );
+  return runAsync(terminateSteps(list, resolved), undefined);
+}
+
+/** `terminate` that blocks the thread until every target has exited (or the deadline). */
+export function terminateSync(
+  targets: readonly TerminateTarget[],
+  options?: TerminateOptions,
+): TerminateResult[] {
+  const list = resolveTargets(targets);
+  const resolved = resolveTerminateOptions(
+    checkOptions<TerminateOptions>(options, TERMINATE_KEYS, 'terminateSync'),
+  );
+  return runSync(terminateSteps(list, resolved));
+}
+
+/** Which holders `freePort` may stop. Every given criterion must match. */
+export type FreePortFilter = {
+  /** A RegExp tested on the command line, or a string equal to the process name or argv[0]'s basename. */
+  readonly command?: RegExp | string;
+  /** The process's effective uid. */
+  readonly uid?: number;
+  /** Only these pids. */
+  readonly pids?: readonly number[];
+};
+
+export type FreePortOptions = TerminateOptions & {
+  /**
+	Stop only matching holders. When a holder the filter excludes shares the port, nothing
+	is signalled and the call rejects with `PortBusyError`: the port could not become free.
+	*/
+  readonly filter?: FreePortFilter;
+  /** Report what would be signalled (status `'dry-run'`) without signalling. @default false */
+  readonly dryRun?: boolean;
+  /** The address to free; holders of overlapping sockets are stopped. @default any address */
+  readonly host?: string;
+  /** @default 'tcp' */
+  readonly protocol?: Protocol;
+  /** @default 'auto' */
+  readonly backend?: BackendChoice;
+};
+
+const FREE_PORT_KEYS = [...TERMINATE_KEYS, 'filter', 'dryRun', 'host', 'protocol', 'backend'];
+
+type FreePortResolved = {
+  port: number;
+  terminate: Resolved;
+  filter: FreePortFilter;
+  dryRun: boolean;
+  free: ReturnType<typeof resolveFree>;
+};
+
+function resolveFilter(filter: unknown): FreePortFilter {
+  if (filter === undefined) {
+    return {};
+  }
+
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
+    throw new TypeError(
+      `Expected filter to be an object with command, uid or pids, got ${show(filter)}`,
+    );
+  }
+
+  const f = checkOptions<FreePortFilter>(filter, ['command', 'uid', 'pids'], 'filter');
+  if (f.command !== undefined && typeof f.command !== 'string' && !(f.command instanceof RegExp)) {
+    throw new TypeError(
+      `Expected filter.command to be a RegExp or a string, got ${show(f.command)}`,
+    );
+  }
+
+  if (f.uid !== undefined) {
+    assertInteger(f.uid, 'filter.uid', 0, 4_294_967_295);
+  }
+
+  if (f.pids !== undefined) {
+    assertPidList(f.pids, 'filter.pids');
+  }
+
+  return f;
+}
+
+function resolveFreePort(port: unknown, options: unknown, caller: string): FreePortResolved {
+  assertPort(port);
+  const o = checkOptions<FreePortOptions>(options, FREE_PORT_KEYS, caller);
+  const {filter, dryRun = false, host, protocol, backend, ...terminateOptions} = o;
+  const terminate = resolveTerminateOptions(terminateOptions);
+  assertBoolean(dryRun, 'dryRun');
+  return {
+    port,
+    terminate,
+    filter: resolveFilter(filter),
+    dryRun,
+    free: resolveFree(port, {host, protocol, backend, timeout: terminate.timeout}, caller, true),
+  };
+}
+
+function matches(filter: FreePortFilter, p: ProcessInfo): boolean {
+  const {command, uid, pids} = filter;
+  if (uid !== undefined && p.uid !== uid) {
+    return false;
+  }
+
+  if (pids !== undefined && !pids.includes(p.pid)) {
+    return false;
+  }
+
+  if (typeof command === 'string') {
+    const argv0 = p.command.split(' ')[0] ?? '';
+    return p.name === command || argv0.slice(argv0.lastIndexOf('/') + 1) === command;
+  }
+
+  return command === undefined || command.test(p.command);
+}
+
+/** Every process holding a blocking socket, filtered; throws when one cannot be stopped. */
+function* holdersToStop(r: FreePortResolved): Steps<ProcessInfo[]> {
+  const {request, host, backend} = r.free.check;
+  const probeOptions = {
+    protocol: request.protocol,
+    states: 'listen',
+    owners: true,
+    backend,
+  } as const;
+  const probe = step(
+    () => probePortSync(r.port, probeOptions),
+    async () => probePort(r.port, probeOptions),
+  );
+  let blockers: SocketEntry[] = [];
+  for (let attempt = 0; attempt < 2; attempt++) {
+    blockers = blockersOf((yield* perform(probe)).sockets, host, false);
+    // not-visible: the holder may have exited during the scan; look once more.
+    if (!blockers.some((e) => e.owner?.status === 'not-visible')) {
+      break;
+    }
+  }
+
+  const hidden = blockers.filter((e) => e.owner?.status !== 'found');
+  if (hidden.length > 0) {
+    throw new PortBusyError(
+      `Cannot free port ${r.port}: cannot tell who holds ${hidden.map(describeSocket).join('; ')} (the holder's /proc/PID/fd is not readable by this user)`,
+      {port: r.port, blockers},
+    );
+  }
+
+  const selected = new Map<number, ProcessInfo>();
+  const excluded = new Map<number, ProcessInfo>();
+  for (const entry of blockers) {
+    for (const p of entry.owner?.status === 'found' ? entry.owner.processes : []) {
+      (matches(r.filter, p) ? selected : excluded).set(p.pid, p);
+    }
+  }
+
+  if (excluded.size > 0) {
+    const who = [...excluded.values()].map((p) => `pid ${p.pid} (${p.command})`).join(', ');
+    throw new PortBusyError(
+      `Cannot free port ${r.port}: it is also held by ${who}, which the filter excludes; nothing was signalled`,
+      {port: r.port, blockers},
+    );
+  }
+
+  return [...selected.values()];
+}
+
+function* freePortSteps(r: FreePortResolved): Steps<TerminateResult[]> {
+  const started = performance.now();
+  const holders = yield* holdersToStop(r);
+  const targets = holders.map((p): TerminateTarget =>
+    p.startTime === undefined ? p.pid : {pid: p.pid, startTime: p.startTime},
+  );
+  const results = targets.length > 0 ? yield* terminateSteps(targets, r.terminate, r.dryRun) : [];
+  if (r.dryRun) {
+    return results;
+  }
+
+  const left = r.terminate.timeout - (performance.now() - started);
+  yield* waitFreeSteps({...r.free, timeout: Math.max(left, 1)});
+  return results;
+}
+
+/**
+Frees a port: finds every process holding a listening socket on it (children that
+inherited the listener included), stops them with `terminate()` (identity-checked,
+SIGKILL after `forceAfter`), then waits until the port is proven free. Resolves with
+what was signalled. Rejects with `PortBusyError` when a holder cannot be seen (another
+user's process without root) or is excluded by `filter`, before signalling anything.
+*/
+export async function freePort(
+  port: number,
+  options?: FreePortOptions,
+): Promise<TerminateResult[]> {
+  const r = resolveFreePort(port, options, 'freePort');
+  return runAsync(freePortSteps(r), undefined);
+}
+
+/** `freePort` that blocks the thread until the port is free (or the deadline). */
+export function freePortSync(port: number, options?: FreePortOptions): TerminateResult[] {
+  const r = resolveFreePort(port, options, 'freePortSync');
+  return runSync(freePortSteps(r));
+}

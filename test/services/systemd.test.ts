@@ -1,0 +1,410 @@
+// Against a real systemd user manager started for this file (scripts/systemd-user.sh).
+// These tests never skip: without systemd they fail in beforeAll with the script's message.
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
+import {
+  checkPort,
+  restartService,
+  ServiceError,
+  startService,
+  stopService,
+} from '../../src/index.js';
+import type {ServiceResult} from '../../src/index.js';
+import {startListener} from '../helpers.js';
+import {
+  ensureDist,
+  freeTcpPort,
+  installUnit,
+  type Manager,
+  median,
+  removeUnits,
+  serverExec,
+  showProps,
+  startManager,
+  systemctl,
+} from './systemd-manager.js';
+
+// systemd exists only on Linux; there these tests always run (CI installs systemd).
+const linux = process.platform === 'linux';
+let manager: Manager;
+const units: string[] = [];
+const scratch = path.join(tmpdir(), `portwarden-systemd-test-${process.pid}`);
+
+function unit(name: string, sections: {unit?: string[]; service: string[]}): string {
+  const full = `pw-test-${process.pid}-${name}.service`;
+  installUnit(manager, full, sections);
+  units.push(full);
+  systemctl('daemon-reload');
+  return full;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ServiceError);
+    return error as ServiceError;
+  }
+
+  throw new Error('expected a ServiceError');
+}
+
+const stepNames = (r: {steps: readonly {step: string}[]}) => r.steps.map((s) => s.step);
+
+function events(file: string): Array<{event: string; pid: number}> {
+  if (!existsSync(file)) {
+    return [];
+  }
+
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as {event: string; pid: number});
+}
+
+beforeAll(() => {
+  if (!linux) {
+    return;
+  }
+
+  ensureDist();
+  rmSync(scratch, {recursive: true, force: true});
+  manager = startManager(); // waits until it answers `is-system-running` with running/degraded
+}, 60_000);
+
+afterAll(() => {
+  try {
+    if (manager) {
+      removeUnits(manager, units);
+    }
+  } finally {
+    manager?.stop();
+    rmSync(scratch, {recursive: true, force: true});
+  }
+}, 60_000);
+
+afterEach(() => {
+  // Leave no unit running between tests.
+  for (const name of units) {
+    try {
+      systemctl('stop', '--', name);
+      systemctl('reset-failed', '--', name);
+    } catch {}
+  }
+});
+
+describe.runIf(linux)('systemd: restart', () => {
+  test('restartService waits for the new MainPID to listen; `systemctl restart` alone returns before', async () => {
+    const port = await freeTcpPort();
+    const name = unit('slow', {
+      service: [serverExec(['--port', port, '--drain-ms', 300, '--start-delay-ms', 400])],
+    });
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    const started = await startService(spec);
+    expect(started.pid).toBe(Number(showProps(name).MainPID));
+
+    // The race: Type=simple completes the job at fork, long before listen().
+    systemctl('restart', '--', name);
+    const naive = await checkPort(port);
+    const newPid = Number(showProps(name).MainPID);
+    const heldByNew =
+      naive.status === 'busy' &&
+      naive.blockers.some(
+        (b) => b.owner?.status === 'found' && b.owner.processes.some((p) => p.pid === newPid),
+      );
+    expect(heldByNew).toBe(false);
+
+    const result = await restartService(spec);
+    const main = Number(showProps(name).MainPID);
+    expect(result.pid).toBe(main);
+    expect(stepNames(result)).toEqual(['status', 'restart', 'listening']);
+    const listening = result.steps.find((s) => s.step === 'listening')!;
+    expect(listening.pid).toBe(main);
+    expect(listening.ms).toBeGreaterThan(200); // it really waited for the slow listen()
+    expect(result.summary).toMatch(
+      new RegExp(
+        `^restarted systemd user unit ${name} in \\d+ ms: pid \\d+ → ${main}, listening on ${port}$`,
+      ),
+    );
+    const status = await checkPort(port);
+    expect(status.status).toBe('busy');
+  });
+
+  test('a crash-looping unit is reported early, with the trail', async () => {
+    const port = await freeTcpPort();
+    const name = unit('crashloop', {
+      unit: ['StartLimitIntervalSec=60', 'StartLimitBurst=50'],
+      service: [serverExec(['--port', port, '--crash']), 'Restart=always', 'RestartSec=200ms'],
+    });
+    const t0 = performance.now();
+    const error = await rejection(
+      restartService({manager: 'systemd', unit: name, port}, {timeout: 20_000}),
+    );
+    expect(performance.now() - t0).toBeLessThan(5000); // not the 20 s deadline
+    expect(['CRASH_LOOP', 'UNIT_FAILED']).toContain(error.code);
+    expect(error.message).toContain(name);
+    expect(error.message).toContain('journalctl --user -u');
+    expect(error.steps.at(-1)).toMatchObject({step: 'listening', failed: true});
+    expect(error.steps.map((s) => s.step)).toEqual(['status', 'restart', 'listening']);
+  });
+
+  test('start-limit-hit is detected, never looped into; resetFailed resets once', async () => {
+    const port = await freeTcpPort();
+    const flag = path.join(tmpdir(), `pw-crash-flag-${process.pid}`);
+    writeFileSync(flag, '');
+    const name = unit('startlimit', {
+      unit: ['StartLimitIntervalSec=120', 'StartLimitBurst=3'],
+      service: [
+        serverExec(['--port', port, '--crash-if-exists', flag]),
+        'Restart=always',
+        'RestartSec=100ms',
+      ],
+    });
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    try {
+      // Crash until systemd gives up. Result is then 'exit-code' (the crashes) or
+      // 'start-limit-hit' (a refused manual start), depending on the path.
+      const failed = async () => {
+        const deadline = Date.now() + 10_000;
+        while (showProps(name).ActiveState !== 'failed' && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+
+        expect(showProps(name).ActiveState).toBe('failed');
+      };
+
+      systemctl('start', '--', name);
+      await failed();
+
+      // Without resetFailed: reported; nothing gets to run.
+      const refused = await rejection(restartService(spec));
+      expect(refused.code).toBe('START_LIMIT');
+      expect(refused.message).toContain(`systemctl --user reset-failed ${name}`);
+      expect(refused.message).toContain('resetFailed: true');
+      expect(refused.steps.map((s) => s.step)).not.toContain('listening');
+      expect(refused.steps.filter((s) => s.step === 'restart').every((s) => s.failed)).toBe(true);
+      expect(showProps(name).ActiveState).toBe('failed');
+
+      // Still crashing: one reset-failed, then the crash is reported — no second reset.
+      const again = await rejection(restartService(spec, {resetFailed: true}));
+      expect(['CRASH_LOOP', 'UNIT_FAILED', 'START_LIMIT']).toContain(again.code);
+      expect(again.steps.filter((s) => s.step === 'reset-failed')).toHaveLength(1);
+
+      // Let it hit the limit again, fix the cause, and recover with one reset.
+      await failed();
+      rmSync(flag);
+      const fixed = await restartService(spec, {resetFailed: true});
+      expect(fixed.steps.filter((s) => s.step === 'reset-failed')).toHaveLength(1);
+      expect(stepNames(fixed).slice(-2)).toEqual(['restart', 'listening']);
+      expect(fixed.pid).toBe(Number(showProps(name).MainPID));
+    } finally {
+      rmSync(flag, {force: true});
+    }
+  });
+
+  test('a unit that is active but never listens on the port times out with NOT_LISTENING', async () => {
+    const [port, other] = [await freeTcpPort(), await freeTcpPort()];
+    const name = unit('wrongport', {service: [serverExec(['--port', other])]});
+    const error = await rejection(
+      restartService({manager: 'systemd', unit: name, port}, {timeout: 1500}),
+    );
+    expect(error.code).toBe('NOT_LISTENING');
+    expect(error.message).toContain(`did not listen on port ${port} within 1500 ms`);
+  });
+
+  test('without a port, restart waits for the unit to be active', async () => {
+    const port = await freeTcpPort();
+    const name = unit('noport', {service: [serverExec(['--port', port])]});
+    const result = await restartService({manager: 'systemd', unit: name});
+    expect(stepNames(result)).toEqual(['status', 'restart', 'active']);
+    expect(result.pid).toBe(Number(showProps(name).MainPID));
+  });
+});
+
+describe.runIf(linux)('systemd: Type=notify and notifyReady()', () => {
+  test('the job completes only after READY=1 from the listen callback', async () => {
+    const port = await freeTcpPort();
+    const name = unit('notify', {
+      service: [
+        'Type=notify',
+        'TimeoutStartSec=20s',
+        serverExec(['--port', port, '--notify', '--start-delay-ms', 300]),
+      ],
+    });
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    await startService(spec);
+    const result = await restartService(spec);
+    // systemctl restart returned after READY=1, which is sent once listening: first probe hits.
+    const listening = result.steps.find((s) => s.step === 'listening')!;
+    expect(listening.detail).toMatch(/after 1 probe\(s\)$/);
+    expect(result.steps.find((s) => s.step === 'restart')!.ms).toBeGreaterThan(300);
+    const props = showProps(name);
+    expect(result.pid).toBe(Number(props.MainPID));
+    expect(props.StatusText).toBe(`listening on ${port}`);
+  });
+
+  test('a notify unit that never sends READY=1 fails the start', async () => {
+    const port = await freeTcpPort();
+    const name = unit('nonotify', {
+      service: ['Type=notify', 'TimeoutStartSec=1s', serverExec(['--port', port])],
+    });
+    const error = await rejection(startService({manager: 'systemd', unit: name, port}));
+    expect(error.code).toBe('UNIT_FAILED');
+    expect(error.message).toMatch(/result timeout/);
+    expect(error.steps.find((s) => s.step === 'start')).toMatchObject({failed: true});
+  });
+});
+
+describe.runIf(linux)('systemd: stop', () => {
+  test('stop proves the port free after a draining shutdown', async () => {
+    const port = await freeTcpPort();
+    const name = unit('drainstop', {service: [serverExec(['--port', port, '--drain-ms', 300])]});
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    const started = await startService(spec);
+    const result = await stopService(spec);
+    expect(stepNames(result)).toEqual(['status', 'stop', 'port-free']);
+    expect(result.steps[1]!.ms).toBeGreaterThanOrEqual(250); // systemctl stop waited for the drain
+    expect(result.summary).toContain(`pid ${started.pid} stopped, port ${port} free`);
+    expect((await checkPort(port)).status).toBe('free');
+  });
+
+  test('a copy started by hand is reported as a stray, and terminated only with killStrays', async () => {
+    const port = await freeTcpPort();
+    const name = unit('stray', {service: [serverExec(['--port', port])]});
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    const stray = await startListener({port});
+
+    const error = await rejection(stopService(spec));
+    expect(error.code).toBe('STRAYS');
+    expect(error.message).toContain(`pid ${stray.pid}`);
+    expect(error.message).toContain("outside the unit's cgroup");
+    expect(error.message).toContain('killStrays: true');
+    expect(error.blockers?.length).toBeGreaterThan(0);
+    expect((await checkPort(port)).status).toBe('busy'); // nothing was signalled
+
+    // A start is refused while the stray holds the port.
+    const refused = await rejection(startService(spec));
+    expect(refused.code).toBe('PORT_BUSY');
+    expect(refused.message).toContain(`pid ${stray.pid}`);
+    expect(showProps(name).ActiveState).toBe('inactive');
+
+    const result = await stopService(spec, {killStrays: true, forceAfter: 2000});
+    const free = result.steps.find((s) => s.step === 'port-free')!;
+    expect(free.detail).toContain(`SIGTERM sent to ${stray.pid}`);
+    await stray.exited;
+    expect((await checkPort(port)).status).toBe('free');
+  });
+});
+
+describe.runIf(linux)('systemd: bad input and errors', () => {
+  test('an unknown unit is NOT_FOUND, and a name with shell metacharacters stays one argv element', async () => {
+    const marker = path.join(tmpdir(), `pw-injected-${process.pid}`);
+    const error = await rejection(
+      restartService({manager: 'systemd', unit: `x; touch ${marker}; echo $(id)`, port: 8080}),
+    );
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.message).toContain('daemon-reload');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('systemctl missing from PATH is NOT_INSTALLED with a fix', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = path.join(tmpdir(), 'portwarden-no-such-dir');
+    try {
+      const error = await rejection(stopService({manager: 'systemd', unit: 'web.service'}));
+      expect(error.code).toBe('NOT_INSTALLED');
+      expect(error.message).toMatch(
+        /Cannot run systemctl: not found on PATH \(spawn ENOENT\); install systemd/,
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
+
+describe.runIf(linux)('systemd: reliability', () => {
+  const RESTARTS = 100;
+
+  async function hammer(
+    label: string,
+    port: number,
+    name: string,
+    eventsFile: string,
+    restart: () => Promise<ServiceResult>,
+  ) {
+    const times: number[] = [];
+    let dead = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < RESTARTS; i++) {
+      const result = await restart();
+      times.push(result.ms);
+      const props = showProps(name);
+      const main = Number(props.MainPID);
+      const status = await checkPort(port);
+      const listensByMain =
+        status.status === 'busy' &&
+        status.blockers.some(
+          (b) => b.owner?.status === 'found' && b.owner.processes.some((p) => p.pid === main),
+        );
+      if (props.ActiveState !== 'active' || !listensByMain || result.pid !== main) {
+        dead++;
+      }
+    }
+
+    const total = performance.now() - t0;
+    const inUse = events(eventsFile).filter((e) => e.event === 'EADDRINUSE').length;
+    const figures = {
+      spec: label,
+      restarts: RESTARTS,
+      eaddrinuse: inUse,
+      dead,
+      medianMs: Math.round(median(times)),
+      maxMs: Math.round(Math.max(...times)),
+      totalMs: Math.round(total),
+    };
+    console.log(`[reliability] ${JSON.stringify(figures)}`);
+    return figures;
+  }
+
+  test(`${RESTARTS} restarts of a draining server through the user manager, systemd spec`, async () => {
+    mkdirScratch();
+    const port = await freeTcpPort();
+    const eventsFile = path.join(scratch, 'systemd-spec.events');
+    const name = unit('reliability-systemd', {
+      service: [serverExec(['--port', port, '--drain-ms', 300, '--events', eventsFile])],
+    });
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    await startService(spec);
+    const figures = await hammer('systemd', port, name, eventsFile, async () =>
+      restartService(spec),
+    );
+    expect(figures).toMatchObject({eaddrinuse: 0, dead: 0});
+  }, 600_000);
+
+  test(`${RESTARTS} restarts of a draining server through the user manager, command spec`, async () => {
+    mkdirScratch();
+    const port = await freeTcpPort();
+    const eventsFile = path.join(scratch, 'command-spec.events');
+    const name = unit('reliability-command', {
+      service: [serverExec(['--port', port, '--drain-ms', 300, '--events', eventsFile])],
+    });
+    const spec = {
+      manager: 'command',
+      stop: ['systemctl', '--user', 'stop', '--', name],
+      start: ['systemctl', '--user', 'start', '--', name],
+      port,
+    } as const;
+    systemctl('start', '--', name);
+    const figures = await hammer('command', port, name, eventsFile, async () =>
+      restartService(spec),
+    );
+    expect(figures).toMatchObject({eaddrinuse: 0, dead: 0});
+  }, 600_000);
+});
+
+function mkdirScratch() {
+  mkdirSync(scratch, {recursive: true});
+}

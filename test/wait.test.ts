@@ -1,0 +1,432 @@
+import {type ChildProcess, spawn} from 'node:child_process';
+import net from 'node:net';
+import {Worker} from 'node:worker_threads';
+import {afterEach, describe, expect, it} from 'vitest';
+import {
+  checkPortSync,
+  NotListeningError,
+  type Owner,
+  PortBusyError,
+  ProbeUnavailableError,
+  processInfo,
+  waitForExit,
+  waitForExitSync,
+  waitForListening,
+  waitForPortFree,
+  waitForPortFreeSync,
+  type WaitProgress,
+} from '../src/index.js';
+import {distEntry, sleep, startListener, track} from './helpers.js';
+
+/** A port nothing listens on right now. */
+async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  const {port} = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Binds a new server on the port (proves it is free); rejects with EADDRINUSE otherwise. */
+async function bindServer(port: number): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, resolve);
+  });
+  return server;
+}
+
+/** Runs `node -e code` (tracked for cleanup). */
+function spawnNode(code: string): ChildProcess & {pid: number} {
+  const child = spawn(process.execPath, ['-e', code], {stdio: 'ignore'});
+  track(child.pid);
+  return child as ChildProcess & {pid: number};
+}
+
+const exited = async (child: ChildProcess) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? undefined
+    : new Promise((resolve) => child.once('exit', resolve));
+
+describe('waitForPortFree', () => {
+  it('resolves at once on a free port', async () => {
+    const port = await unusedPort();
+    const result = await waitForPortFree(port);
+    expect(result).toMatchObject({port, backend: 'native'});
+    expect(result.elapsedMs).toBeLessThan(100);
+    expect(waitForPortFreeSync(port).port).toBe(port);
+  });
+
+  it('waits for a holder that drains after SIGTERM, and reports progress', async () => {
+    const l = await startListener({onTerm: {drainMs: 400}});
+    const progress: WaitProgress[] = [];
+    process.kill(l.pid, 'SIGTERM');
+    const started = performance.now();
+    const result = await waitForPortFree(l.port, {onProgress: (p) => progress.push(p)});
+    expect(performance.now() - started).toBeGreaterThan(300);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]!.blockers[0]).toMatchObject({state: 'LISTEN', localPort: l.port});
+    expect(result.elapsedMs).toBeGreaterThan(300);
+    (await bindServer(l.port)).close();
+  });
+
+  it('a 1.1 GiB heap keeps its LISTEN socket after SIGKILL returns; the wait covers it', async () => {
+    const l = await startListener({heapMiB: 1100});
+    const started = performance.now();
+    process.kill(l.pid, 'SIGKILL');
+    // process.kill() has returned, yet the kernel is still unmapping the heap: busy.
+    const right_after = checkPortSync(l.port);
+    expect(right_after.status).toBe('busy');
+    const result = await waitForPortFree(l.port, {timeout: 10_000});
+    const outlived = performance.now() - started;
+    console.log(
+      `LISTEN socket of a 1100 MiB process outlived SIGKILL by ${outlived.toFixed(1)} ms (waitForPortFree: ${result.elapsedMs.toFixed(1)} ms)`,
+    );
+    expect(checkPortSync(l.port).status).toBe('free');
+    (await bindServer(l.port)).close();
+  });
+
+  it('sees a listener closed by a process that keeps running (no exit to wait for)', async () => {
+    const server = await bindServer(0);
+    const {port} = server.address() as net.AddressInfo;
+    setTimeout(() => server.close(), 150);
+    const result = await waitForPortFree(port, {timeout: 3000});
+    expect(result.elapsedMs).toBeGreaterThan(100);
+  });
+
+  it('waits for a child that inherited the listener once its parent is gone', async () => {
+    const l = await startListener({forkHolder: true});
+    process.kill(l.pid, 'SIGKILL');
+    await l.exited;
+    expect(checkPortSync(l.port).status).toBe('busy'); // the grandchild still holds it
+    setTimeout(() => process.kill(l.holderPid!, 'SIGKILL'), 200);
+    const result = await waitForPortFree(l.port, {timeout: 5000});
+    expect(result.elapsedMs).toBeGreaterThan(150);
+  });
+
+  it('rejects PortBusyError at the deadline, naming the holders with their pids', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    const started = performance.now();
+    const error = await waitForPortFree(l.port, {timeout: 200}).catch((error_: unknown) => error_);
+    const elapsed = performance.now() - started;
+    expect(error).toBeInstanceOf(PortBusyError);
+    const busy = error as PortBusyError;
+    expect(busy.message).toContain(`Port ${l.port} is still busy after 200 ms`);
+    expect(busy.message).toContain(`127.0.0.1:${l.port} LISTEN pid ${l.pid} (node)`);
+    expect(busy.port).toBe(l.port);
+    expect(busy.blockers[0]!.owner).toMatchObject({status: 'found', processes: [{pid: l.pid}]});
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(1000);
+    expect(() => waitForPortFreeSync(l.port, {timeout: 100})).toThrow(`LISTEN pid ${l.pid}`);
+  });
+
+  it('respects host: a listener on another address does not block', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    await expect(waitForPortFree(l.port, {host: '127.0.0.2', timeout: 500})).resolves.toMatchObject(
+      {port: l.port},
+    );
+    await expect(waitForPortFree(l.port, {host: '0.0.0.0', timeout: 100})).rejects.toThrow(
+      PortBusyError,
+    );
+  });
+
+  it('rejects with the abort reason mid-wait, and at once when already aborted', async () => {
+    const l = await startListener();
+    const controller = new AbortController();
+    const reason = new Error('stop waiting');
+    setTimeout(() => controller.abort(reason), 100);
+    const started = performance.now();
+    await expect(waitForPortFree(l.port, {timeout: 5000, signal: controller.signal})).rejects.toBe(
+      reason,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+    await expect(waitForPortFree(l.port, {signal: AbortSignal.abort(reason)})).rejects.toBe(reason);
+  });
+
+  it('rejects ProbeUnavailableError when the port cannot be probed at all', async () => {
+    const port = await unusedPort();
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const error = await waitForPortFree(port, {backend: 'lsof', timeout: 2000}).catch(
+        (error_: unknown) => error_,
+      );
+      expect(error).toBeInstanceOf(ProbeUnavailableError);
+      expect(error).toMatchObject({permanent: true, code: 'ENOENT', backend: 'lsof'});
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  it('works with the lsof backend (polling, no pidfd)', async () => {
+    const l = await startListener();
+    setTimeout(() => process.kill(l.pid, 'SIGKILL'), 100);
+    const result = await waitForPortFree(l.port, {backend: 'lsof', timeout: 5000});
+    expect(result.backend).toBe('lsof');
+  });
+});
+
+describe('waitForListening', () => {
+  it('resolves with the owner of a child that binds late', async () => {
+    const port = await unusedPort();
+    const child = spawnNode(
+      `setTimeout(() => require('net').createServer().listen(${port}), 300); setInterval(() => {}, 1000);`,
+    );
+    const started = performance.now();
+    const entry = await waitForListening(port, {pid: child.pid, timeout: 5000});
+    expect(performance.now() - started).toBeGreaterThan(250);
+    expect(entry).toMatchObject({state: 'LISTEN', localPort: port});
+    expect(entry.owner).toMatchObject({status: 'found', processes: [{pid: child.pid}]});
+  });
+
+  it('accepts a listener held by a descendant of pid', async () => {
+    const port = await unusedPort();
+    const child = spawnNode(
+      `const c = require('child_process').spawn(process.execPath, ['-e', "require('net').createServer().listen(${port}); setInterval(() => {}, 1000)"], {stdio: 'ignore'}); process.on('SIGTERM', () => { c.kill('SIGKILL'); process.exit(); }); setInterval(() => {}, 1000);`,
+    );
+    const entry = await waitForListening(port, {pid: child.pid, timeout: 5000});
+    expect(entry.owner?.status).toBe('found');
+    const holder = (entry.owner as Extract<Owner, {status: 'found'}>).processes[0]!;
+    track(holder.pid);
+    expect(holder.pid).not.toBe(child.pid);
+    expect(holder.ppid).toBe(child.pid);
+  });
+
+  it('rejects within a few hundred ms when pid exits before binding', async () => {
+    const port = await unusedPort();
+    const child = spawnNode('setTimeout(() => process.exit(3), 100)');
+    let exitedAt = Number.NaN;
+    child.once('exit', () => (exitedAt = performance.now()));
+    const error = await waitForListening(port, {pid: child.pid, timeout: 10_000}).catch(
+      (error_: unknown) => error_,
+    );
+    const rejectedAt = performance.now();
+    expect(error).toBeInstanceOf(NotListeningError);
+    expect(error).toMatchObject({reason: 'exited', pid: child.pid, port});
+    expect((error as Error).message).toContain(`Process ${child.pid} exited after`);
+    await exited(child);
+    // The pidfd wait sees the exit as soon as node's own SIGCHLD handling does.
+    expect(Math.abs(rejectedAt - exitedAt)).toBeLessThan(100);
+  });
+
+  it('rejects at once for a pid that does not exist', async () => {
+    const child = spawnNode('');
+    await exited(child);
+    await sleep(20);
+    await expect(waitForListening(await unusedPort(), {pid: child.pid})).rejects.toMatchObject({
+      name: 'NotListeningError',
+      reason: 'exited',
+    });
+  });
+
+  it('does not take a foreign listener for pid; the timeout names what was seen', async () => {
+    const l = await startListener();
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    const error = await waitForListening(l.port, {pid: child.pid, timeout: 300}).catch(
+      (error_: unknown) => error_,
+    );
+    expect(error).toBeInstanceOf(NotListeningError);
+    expect(error).toMatchObject({reason: 'timeout'});
+    expect((error as Error).message).toContain(`by pid ${child.pid} or its descendants`);
+    expect((error as Error).message).toContain(`LISTEN pid ${l.pid} (node)`);
+  });
+
+  it('without pid: any listener, with its owner; timeout when none', async () => {
+    const l = await startListener();
+    const entry = await waitForListening(l.port);
+    expect(entry.owner).toMatchObject({status: 'found', processes: [{pid: l.pid}]});
+    const port = await unusedPort();
+    await expect(waitForListening(port, {timeout: 100})).rejects.toThrow(
+      `Port ${port} is not listening after 100 ms; no listening socket seen`,
+    );
+  });
+
+  it('rejects with the abort reason', async () => {
+    const reason = new Error('aborted');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(waitForListening(await unusedPort(), {signal: controller.signal})).rejects.toBe(
+      reason,
+    );
+  });
+});
+
+describe('waitForExit', () => {
+  it('resolves true when the process exits, event-driven', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    await sleep(50);
+    setTimeout(() => child.kill('SIGKILL'), 100);
+    const started = performance.now();
+    await expect(waitForExit(child.pid, {timeout: 5000})).resolves.toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('resolves false at the deadline while it runs', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    await expect(waitForExit(child.pid, {timeout: 100})).resolves.toBe(false);
+    expect(waitForExitSync(child.pid, {timeout: 50})).toBe(false);
+  });
+
+  it('is identity-aware: another start time means already exited', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    await sleep(20);
+    const info = processInfo(child.pid)!;
+    const started = performance.now();
+    await expect(
+      waitForExit({pid: child.pid, startTime: info.startTime! - 1}, {timeout: 5000}),
+    ).resolves.toBe(true);
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(waitForExitSync({pid: child.pid, startTime: info.startTime!}, {timeout: 20})).toBe(
+      false,
+    );
+    expect(processInfo(child.pid)).toBeDefined();
+  });
+
+  it('a pid with no process has exited', async () => {
+    const child = spawnNode('');
+    await exited(child);
+    await sleep(20);
+    await expect(waitForExit(child.pid)).resolves.toBe(true);
+  });
+
+  it('works in a worker thread, and a pending wait does not hold up its termination', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    const worker = new Worker(
+      `const {parentPort} = require('node:worker_threads');
+      import(${JSON.stringify(distEntry)}).then(async (pw) => {
+        parentPort.postMessage(await pw.waitForExit(${child.pid}, {timeout: 50}));
+        parentPort.postMessage('waiting');
+        await pw.waitForExit(${child.pid}, {timeout: 20_000});
+      });`,
+      {eval: true},
+    );
+    const messages: unknown[] = [];
+    await new Promise<void>((resolve, reject) => {
+      worker.on('error', reject);
+      worker.on('message', (m) => {
+        messages.push(m);
+        if (m === 'waiting') {
+          resolve();
+        }
+      });
+    });
+    expect(messages).toEqual([false, 'waiting']);
+    await sleep(100);
+    const started = performance.now();
+    await worker.terminate();
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  describe('without pidfds (PORTWARDEN_DISABLE_PIDFD=1): polls /proc', () => {
+    afterEach(() => {
+      delete process.env.PORTWARDEN_DISABLE_PIDFD;
+    });
+
+    it('still sees the exit', async () => {
+      process.env.PORTWARDEN_DISABLE_PIDFD = '1';
+      const child = spawnNode('setInterval(() => {}, 1000)');
+      setTimeout(() => child.kill('SIGKILL'), 100);
+      await expect(waitForExit(child.pid, {timeout: 5000})).resolves.toBe(true);
+      const l = await startListener();
+      setTimeout(() => process.kill(l.pid, 'SIGKILL'), 50);
+      await expect(waitForPortFree(l.port)).resolves.toMatchObject({port: l.port});
+    });
+  });
+});
+
+describe('bad input', () => {
+  const cases: Array<[string, () => unknown, ErrorConstructor, string]> = [
+    [
+      'port 0',
+      () => waitForPortFree(0),
+      RangeError,
+      'Expected port to be an integer between 1 and 65535, got 0',
+    ],
+    [
+      'timeout 0',
+      () => waitForPortFree(80, {timeout: 0}),
+      RangeError,
+      'Expected timeout to be a positive finite number of milliseconds, got 0',
+    ],
+    ['timeout -1', () => waitForPortFree(80, {timeout: -1}), RangeError, 'got -1'],
+    ['timeout NaN', () => waitForPortFree(80, {timeout: Number.NaN}), RangeError, 'got NaN'],
+    [
+      'timeout Infinity',
+      () => waitForPortFree(80, {timeout: Number.POSITIVE_INFINITY}),
+      RangeError,
+      'got Infinity',
+    ],
+    ['timeout string', () => waitForPortFree(80, {timeout: '5' as never}), TypeError, "got '5'"],
+    [
+      'signal not AbortSignal',
+      () => waitForPortFree(80, {signal: {} as never}),
+      TypeError,
+      'Expected signal to be an AbortSignal, got {}',
+    ],
+    [
+      'onProgress not a function',
+      () => waitForPortFree(80, {onProgress: 1 as never}),
+      TypeError,
+      'Expected onProgress to be a function, got 1',
+    ],
+    [
+      'unknown option',
+      () => waitForPortFree(80, {timout: 5} as never),
+      TypeError,
+      "Unknown option 'timout' for waitForPortFree",
+    ],
+    [
+      'host name',
+      () => waitForPortFree(80, {host: 'localhost'}),
+      TypeError,
+      "Expected host to be an IPv4 or IPv6 address such as '127.0.0.1' or '::', got 'localhost'",
+    ],
+    [
+      'sync signal',
+      () => waitForPortFreeSync(80, {signal: new AbortController().signal} as never),
+      TypeError,
+      "Unknown option 'signal' for waitForPortFreeSync",
+    ],
+    [
+      'listening pid 0',
+      () => waitForListening(80, {pid: 0}),
+      RangeError,
+      'Expected pid to be an integer between 1 and 2147483647, got 0',
+    ],
+    ['listening pid -5', () => waitForListening(80, {pid: -5}), RangeError, 'got -5'],
+    [
+      'listening timeout',
+      () => waitForListening(80, {timeout: Number.POSITIVE_INFINITY}),
+      RangeError,
+      'Expected timeout',
+    ],
+    [
+      'exit pid 0',
+      () => waitForExit(0),
+      RangeError,
+      'Expected target to be an integer between 1 and 2147483647, got 0',
+    ],
+    [
+      'exit pid string',
+      () => waitForExit('12' as never),
+      TypeError,
+      "Expected target to be a pid or a {pid, startTime} identity, got '12'",
+    ],
+    [
+      'exit identity startTime',
+      () => waitForExit({pid: 5, startTime: -1}),
+      RangeError,
+      'Expected target.startTime to be an integer between 0 and',
+    ],
+    ['exit timeout', () => waitForExit(5, {timeout: 0}), RangeError, 'Expected timeout'],
+  ];
+
+  it.each(cases)('%s', async (_name, call, ErrorClass, message) => {
+    const error = await Promise.resolve()
+      .then(call)
+      .catch((error_: unknown) => error_);
+    expect(error).toBeInstanceOf(ErrorClass);
+    expect((error as Error).message).toContain(message);
+  });
+});
