@@ -1,5 +1,5 @@
-// The /proc text parsers: parse_proc_stat (/proc/PID/stat), parse_status_euid
-// (/proc/PID/status), parse_socket_link (/proc/PID/fd/N targets), parse_decimal.
+// The /proc text parsers: parse_proc_stat (/proc/PID/stat), parse_status_euid and
+// parse_status_tgid (/proc/PID/status), parse_socket_link (/proc/PID/fd/N targets), parse_decimal.
 #include "../native/parse/procfs.h"
 
 #include <cerrno>
@@ -23,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint32_t uid = 0;
   r = parse_status_euid(text, size, uid);
   CHECK(r == 0 || r == -EINVAL);
+
+  uint32_t tgid = 0;
+  r = parse_status_tgid(text, size, tgid);
+  CHECK(r == 0 || r == -EINVAL);
+  if (r == 0) CHECK(tgid <= 0x7fffffffu);
 
   uint64_t inode = 0;
   if (parse_socket_link(text, size, inode)) {

@@ -665,7 +665,6 @@ class Addon : public Napi::Addon<Addon> {
   // startTime -1 skips the identity check; other failures (EPERM) throw.
   Napi::Value SignalProcess(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::vector<ProcessRef> refs;
     uint32_t pid, signo;
     double start = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>() : -2.0;
     if (!get_uint(info, 0, 0x7fffffff, pid) || pid == 0 || !(start >= -1) ||

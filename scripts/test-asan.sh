@@ -29,7 +29,11 @@ mkdir -p "$logs"
 export LD_PRELOAD=$(cat "$root/build-asan/runtime")
 # detect_leaks=0: node and V8 keep allocations until exit by design, so LeakSanitizer
 # would report them all; leaks of the addon are measured by test/soak.test.ts instead.
-export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allow_user_segv_handler=1:detect_odr_violation=0:log_path=$logs/asan"
+# handle_segv/sigbus/sigfpe=0: the runtime is preloaded into every process the tests start,
+# and some tests make a process die by a signal on purpose (a fake lsof runs
+# `kill -SEGV $$`); the process must die by it as it would without the sanitizer. Memory
+# errors of the addon are still caught by the instrumentation, before any signal.
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:detect_odr_violation=0:log_path=$logs/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan"
 export PORTWARDEN_ADDON_PATH=$addon
 

@@ -1,6 +1,5 @@
 import {describeSocket, PortBusyError, TerminateError} from './errors.js';
 import type {NativeBinding} from './native.js';
-import {blockersOf, probePort, probePortSync} from './probe.js';
 import {
   assertTarget,
   commandOf,
@@ -11,7 +10,7 @@ import {
   waitGone,
 } from './process-control.js';
 import {requireNative} from './process.js';
-import {perform, runAsync, runSync, step, type Steps} from './steps.js';
+import {runAsync, runSync, type Steps} from './steps.js';
 import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
 import {
   assertBoolean,
@@ -23,7 +22,7 @@ import {
   checkOptions,
   show,
 } from './validate.js';
-import {resolveFree, waitFreeSteps} from './wait.js';
+import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
 
 /** A bare pid (its identity is read when the call starts) or a `{pid, startTime}` identity. */
 export type TerminateTarget = number | ProcessIdentity;
@@ -454,20 +453,9 @@ function matches(filter: FreePortFilter, p: ProcessInfo): boolean {
 
 /** Every process holding a blocking socket, filtered; throws when one cannot be stopped. */
 function* holdersToStop(r: FreePortResolved): Steps<ProcessInfo[]> {
-  const {request, host, backend} = r.free.check;
-  const probeOptions = {
-    protocol: request.protocol,
-    states: 'listen',
-    owners: true,
-    backend,
-  } as const;
-  const probe = step(
-    () => probePortSync(r.port, probeOptions),
-    async () => probePort(r.port, probeOptions),
-  );
   let blockers: SocketEntry[] = [];
   for (let attempt = 0; attempt < 2; attempt++) {
-    blockers = blockersOf((yield* perform(probe)).sockets, host, false);
+    blockers = yield* blockersWithOwners(r.free);
     // not-visible: the holder may have exited during the scan; look once more.
     if (!blockers.some((e) => e.owner?.status === 'not-visible')) {
       break;

@@ -136,7 +136,7 @@ function probeStep(port: number, options: ProbePortOptions) {
 }
 
 /** One probe with owners of the sockets the check counts as blocking. */
-function* blockersWithOwners(r: FreeResolved): Steps<SocketEntry[]> {
+export function* blockersWithOwners(r: FreeResolved): Steps<SocketEntry[]> {
   const {request, host, strict, backend} = r.check;
   const report: PortReport = yield* perform(
     probeStep(r.port, {protocol: request.protocol, states: request.scope, owners: true, backend}),

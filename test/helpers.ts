@@ -1,5 +1,6 @@
 import {type ChildProcess, fork, spawn} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
+import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
@@ -116,4 +117,21 @@ export async function runAsNobody(code: string): Promise<unknown> {
   }
 
   return JSON.parse(out);
+}
+
+/** Binds a new TCP server on the port (proving it free); rejects with EADDRINUSE otherwise. */
+export async function bindServer(port: number): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, resolve);
+  });
+  return server;
+}
+
+/** Runs `node -e code`, tracked for cleanup. */
+export function spawnNode(code: string): ChildProcess & {pid: number} {
+  const child = spawn(process.execPath, ['-e', code], {stdio: 'ignore'});
+  track(child.pid);
+  return child as ChildProcess & {pid: number};
 }

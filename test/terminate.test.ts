@@ -1,4 +1,3 @@
-import {type ChildProcess, spawn} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import net from 'node:net';
 import {afterEach, describe, expect, it} from 'vitest';
@@ -13,22 +12,7 @@ import {
   terminateSync,
   type TerminateAggregateError,
 } from '../src/index.js';
-import {distEntry, runAsNobody, sleep, startListener, track} from './helpers.js';
-
-async function bindServer(port: number): Promise<net.Server> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, resolve);
-  });
-  return server;
-}
-
-function spawnNode(code: string): ChildProcess & {pid: number} {
-  const child = spawn(process.execPath, ['-e', code], {stdio: 'ignore'});
-  track(child.pid);
-  return child as ChildProcess & {pid: number};
-}
+import {bindServer, distEntry, runAsNobody, sleep, spawnNode, startListener} from './helpers.js';
 
 /** Running (a zombie, exited but not yet reaped by us, is not). */
 const alive = (pid: number) => {

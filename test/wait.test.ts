@@ -1,4 +1,4 @@
-import {type ChildProcess, spawn} from 'node:child_process';
+import type {ChildProcess} from 'node:child_process';
 import net from 'node:net';
 import {Worker} from 'node:worker_threads';
 import {afterEach, describe, expect, it} from 'vitest';
@@ -16,7 +16,8 @@ import {
   waitForPortFreeSync,
   type WaitProgress,
 } from '../src/index.js';
-import {distEntry, sleep, startListener, track} from './helpers.js';
+import {nativeBinding} from '../src/native.js';
+import {bindServer, distEntry, sleep, spawnNode, startListener, track} from './helpers.js';
 
 /** A port nothing listens on right now. */
 async function unusedPort(): Promise<number> {
@@ -25,23 +26,6 @@ async function unusedPort(): Promise<number> {
   const {port} = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Binds a new server on the port (proves it is free); rejects with EADDRINUSE otherwise. */
-async function bindServer(port: number): Promise<net.Server> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, resolve);
-  });
-  return server;
-}
-
-/** Runs `node -e code` (tracked for cleanup). */
-function spawnNode(code: string): ChildProcess & {pid: number} {
-  const child = spawn(process.execPath, ['-e', code], {stdio: 'ignore'});
-  track(child.pid);
-  return child as ChildProcess & {pid: number};
 }
 
 const exited = async (child: ChildProcess) =>
@@ -428,5 +412,36 @@ describe('bad input', () => {
       .catch((error_: unknown) => error_);
     expect(error).toBeInstanceOf(ErrorClass);
     expect((error as Error).message).toContain(message);
+  });
+});
+
+describe('native guards', () => {
+  const b = nativeBinding()!;
+  it.each([
+    ['waitExit mismatched arrays', () => b.waitExit([1, 2], [-1], 10)],
+    ['waitExit pid 0', () => b.waitExit([0], [-1], 10)],
+    ['waitExit startTime -2', () => b.waitExit([1], [-2], 10)],
+    ['waitExit timeout', () => b.waitExit([1], [-1], -1)],
+    ['waitExitAsync no args', () => (b.waitExitAsync as () => unknown)()],
+    ['signalProcess pid 0', () => b.signalProcess(0, -1, 0, true)],
+    ['signalProcess signo 99', () => b.signalProcess(1, -1, 99, true)],
+    ['signalProcess startTime 1.5', () => b.signalProcess(1, 1.5, 0, true)],
+    ['signalProcess usePidfd', () => b.signalProcess(1, -1, 0, 1 as never)],
+  ])('%s throws a TypeError', (_name, call) => {
+    expect(call).toThrow(TypeError);
+  });
+
+  it('signalProcess: sent, mismatch, gone', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    await sleep(20);
+    const {startTime} = processInfo(child.pid)!;
+    expect(b.signalProcess(child.pid, startTime! + 1, 9, true)).toBe('mismatch');
+    expect(b.signalProcess(child.pid, startTime!, 0, true)).toBe('sent');
+    expect(b.signalProcess(child.pid, startTime!, 0, false)).toBe('sent');
+    expect(b.waitExit([child.pid], [startTime!], 10)).toEqual([]);
+    expect(b.signalProcess(child.pid, startTime!, 9, true)).toBe('sent');
+    await exited(child);
+    expect(b.signalProcess(child.pid, startTime!, 0, true)).toBe('gone');
+    expect(b.waitExit([child.pid, process.pid], [startTime!, -1], 1000)).toEqual([0]);
   });
 });

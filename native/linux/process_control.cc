@@ -44,7 +44,11 @@ int open_pidfd(int pid) {
   if (fd >= 0) return int(fd);
   int e = errno;
   // EPERM is not a documented pidfd_open error: it is a seccomp filter refusing the call.
-  return e == EPERM ? -ENOSYS : -e;
+  if (e == EPERM) return -ENOSYS;
+  // A thread id that is not a thread-group leader (EINVAL before Linux 6.9, ENOENT on newer
+  // kernels with pidfs): no process has this pid.
+  if (e == ENOENT || e == EINVAL) return -ESRCH;
+  return -e;
 }
 
 // 0 when `ref` is the process that now has its pid (or no identity was asked for),

@@ -138,7 +138,15 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
   // Sets, not linear searches: callers may pass many candidates (the scan stays O(n)).
   std::unordered_set<int> seen;
   for (int pid : candidates) {
-    if (pid <= 0 || !seen.insert(pid).second) continue;
+    if (pid <= 0) continue;
+    // A thread id stands for its process (its fd table is the process's): scan that one.
+    char path[32];
+    snprintf(path, sizeof path, "%d/status", pid);
+    char status[1024];
+    ssize_t n = read_at(proc.get(), path, status, sizeof status);
+    uint32_t tgid;
+    if (n > 0 && parse_status_tgid(status, size_t(n), tgid) == 0 && tgid != 0) pid = int(tgid);
+    if (!seen.insert(pid).second) continue;
     scan(pid);
     if (done()) break;
   }
@@ -187,6 +195,9 @@ int process_info(int pid, ProcessInfo& out) {
   n = read_at(dir.get(), "status", buf, sizeof buf);
   if (n < 0) return n == -ENOENT ? -ESRCH : int(n);
   if (parse_status_euid(buf, size_t(n), out.uid) < 0) return -EINVAL;
+  // /proc/TID answers for every thread too: a thread id is not a process.
+  uint32_t tgid;
+  if (parse_status_tgid(buf, size_t(n), tgid) == 0 && int(tgid) != pid) return -ESRCH;
   n = read_at(dir.get(), "cmdline", buf, sizeof buf);
   out.command.clear();
   if (n > 0) {

@@ -67,6 +67,25 @@ bool parse_socket_link(const char* buf, size_t len, uint64_t& inode) {
   return parse_decimal(buf + plen, len - plen - 1, UINT64_MAX, inode);
 }
 
+int parse_status_tgid(const char* buf, size_t len, uint32_t& tgid) {
+  const char* p = buf;
+  const char* end = buf + len;
+  while (p < end) {
+    const char* eol = static_cast<const char*>(memchr(p, '\n', size_t(end - p)));
+    if (!eol) eol = end;
+    if (eol - p > 5 && memcmp(p, "Tgid:", 5) == 0) {
+      const char* q = p + 5;
+      while (q < eol && (*q == '\t' || *q == ' ')) q++;
+      uint64_t v;
+      if (!parse_decimal(q, size_t(eol - q), 0x7fffffff, v)) return -EINVAL;
+      tgid = uint32_t(v);
+      return 0;
+    }
+    p = eol + 1;
+  }
+  return -EINVAL;
+}
+
 int parse_status_euid(const char* buf, size_t len, uint32_t& uid) {
   const char* p = buf;
   const char* end = buf + len;

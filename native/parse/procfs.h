@@ -24,6 +24,11 @@ bool parse_socket_link(const char* buf, size_t len, uint64_t& inode);
 // The effective uid from /proc/PID/status ("Uid:\treal\teffective\t..."). Returns 0 or -EINVAL.
 int parse_status_euid(const char* buf, size_t len, uint32_t& uid);
 
+// The thread-group id from /proc/PID/status ("Tgid:\t1234"): the process a thread id belongs
+// to (/proc/TID exists for every thread, though readdir lists processes only). Returns 0 or
+// -EINVAL.
+int parse_status_tgid(const char* buf, size_t len, uint32_t& tgid);
+
 // Parses a decimal integer with no sign, no spaces, at most `max`. Returns false otherwise.
 bool parse_decimal(const char* buf, size_t len, uint64_t max, uint64_t& out);
 

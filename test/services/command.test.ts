@@ -215,6 +215,26 @@ describe('command services', () => {
     expect((await checkPort(holder.port)).status).toBe('busy');
   });
 
+  test('an AbortSignal ends the wait with ABORTED and the trail so far', async () => {
+    const holder = await startListener({onTerm: 'ignore'});
+    const t0 = performance.now();
+    const error = await rejection(
+      stopService(
+        {
+          manager: 'command',
+          stop: ['kill', '-TERM', String(holder.pid)],
+          start: ['true'],
+          port: holder.port,
+        },
+        {forceAfter: 10_000, signal: AbortSignal.timeout(300)},
+      ),
+    );
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(error.code).toBe('ABORTED');
+    expect(error.steps.map((s) => s.step)).toEqual(['status', 'stop', 'port-free']);
+    expect(error.steps.at(-1)).toMatchObject({failed: true});
+  });
+
   test('a start command that fails is EXITED with its code; a missing one is NOT_INSTALLED', async () => {
     const port = await freeTcpPort();
     const failed = await rejection(

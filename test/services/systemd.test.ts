@@ -6,6 +6,7 @@ import path from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
 import {
   checkPort,
+  probePort,
   restartService,
   ServiceError,
   startService,
@@ -343,12 +344,13 @@ describe.runIf(linux)('systemd: reliability', () => {
       times.push(result.ms);
       const props = showProps(name);
       const main = Number(props.MainPID);
-      const status = await checkPort(port);
-      const listensByMain =
-        status.status === 'busy' &&
-        status.blockers.some(
-          (b) => b.owner?.status === 'found' && b.owner.processes.some((p) => p.pid === main),
-        );
+      const report = await probePort(port, {states: 'listen'});
+      const listensByMain = report.sockets.some(
+        (b) =>
+          b.state === 'LISTEN' &&
+          b.owner?.status === 'found' &&
+          b.owner.processes.some((p) => p.pid === main),
+      );
       if (props.ActiveState !== 'active' || !listensByMain || result.pid !== main) {
         dead++;
       }
@@ -374,6 +376,9 @@ describe.runIf(linux)('systemd: reliability', () => {
     const port = await freeTcpPort();
     const eventsFile = path.join(scratch, 'systemd-spec.events');
     const name = unit('reliability-systemd', {
+      // 100 restarts in a row would hit the default start limit (5 starts in 10 s,
+      // restarts included), which restartService reports as START_LIMIT.
+      unit: ['StartLimitIntervalSec=0'],
       service: [serverExec(['--port', port, '--drain-ms', 300, '--events', eventsFile])],
     });
     const spec = {manager: 'systemd', unit: name, port} as const;
@@ -389,6 +394,9 @@ describe.runIf(linux)('systemd: reliability', () => {
     const port = await freeTcpPort();
     const eventsFile = path.join(scratch, 'command-spec.events');
     const name = unit('reliability-command', {
+      // 100 restarts in a row would hit the default start limit (5 starts in 10 s,
+      // restarts included), which restartService reports as START_LIMIT.
+      unit: ['StartLimitIntervalSec=0'],
       service: [serverExec(['--port', port, '--drain-ms', 300, '--events', eventsFile])],
     });
     const spec = {
