@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -277,6 +278,10 @@ bool get_path(const Napi::CallbackInfo& info, size_t i, std::string& out) {
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
+    // Fault injection for test/faults.test.ts: PORTWARDEN_FAULT=sock_diag_enoent answers
+    // every sock_diag dump with ENOENT, as a kernel without the diag modules does.
+    const char* fault = getenv("PORTWARDEN_FAULT");
+    no_sock_diag_ = fault != nullptr && strcmp(fault, "sock_diag_enoent") == 0;
     Napi::Object testing = Napi::Object::New(env);
     testing.Set("parseInetDiag", Napi::Function::New(env, ParseInetDiag, "parseInetDiag"));
     testing.Set("parseUnixDiag", Napi::Function::New(env, ParseUnixDiag, "parseUnixDiag"));
@@ -308,8 +313,9 @@ class Addon : public Napi::Addon<Addon> {
   }
 
  private:
-  std::string boot_id_;  // per environment, read once
-  ProbeCache cache_;     // the netlink socket reused by synchronous probes
+  std::string boot_id_;        // per environment, read once
+  ProbeCache cache_;           // the netlink socket reused by synchronous probes
+  bool no_sock_diag_ = false;  // PORTWARDEN_FAULT=sock_diag_enoent (tests only)
   // PID files this environment owns, by fd: released when the environment ends (a
   // worker thread exiting), so that a lock never outlives its owner's JS world.
   struct HeldPidFile {
@@ -337,7 +343,7 @@ class Addon : public Napi::Addon<Addon> {
       return env.Undefined();
     }
     std::vector<InetSocket> list;
-    int r = inet_dump(&cache_, uint16_t(port), protocols, states, list);
+    int r = no_sock_diag_ ? -ENOENT : inet_dump(&cache_, uint16_t(port), protocols, states, list);
     if (r < 0) {
       errno_error(env, r, "sock_diag").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -363,7 +369,7 @@ class Addon : public Napi::Addon<Addon> {
     if (path[0] == '@') {
       result.Set("exists", Napi::Boolean::New(env, true));
       result.Set("isSocket", Napi::Boolean::New(env, true));
-      r = unix_dump(false, 0, 0, path.substr(1), list);
+      r = no_sock_diag_ ? -ENOENT : unix_dump(false, 0, 0, path.substr(1), list);
     } else {
       struct stat st;
       if (stat(path.c_str(), &st) != 0) {
@@ -385,7 +391,7 @@ class Addon : public Napi::Addon<Addon> {
       }
       // unix_diag reports the kernel-internal dev_t: major << 20 | minor.
       uint32_t kdev = uint32_t((major(st.st_dev) << 20) | minor(st.st_dev));
-      r = unix_dump(true, kdev, uint32_t(st.st_ino), std::string(), list);
+      r = no_sock_diag_ ? -ENOENT : unix_dump(true, kdev, uint32_t(st.st_ino), std::string(), list);
     }
     if (r < 0) {
       errno_error(env, r, "sock_diag").ThrowAsJavaScriptException();

@@ -5,25 +5,18 @@
 //
 //   npm run build:ts && node scripts/bench-wait.mjs [--runs 50] [--lsof-runs 20] [--holder perl|node]
 //
+// scripts/bench.mjs imports measureReaction() for its table.
+//
 // Both are measured from the same kill() and include the kernel's own teardown of the
 // holder: its socket closes only once the process has released its memory and files.
 import {spawn, spawnSync} from 'node:child_process';
+import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 import {waitForPortFree} from '../dist/index.js';
 
-const {values: flags} = parseArgs({
-  options: {
-    runs: {type: 'string', default: '50'},
-    'lsof-runs': {type: 'string', default: '20'},
-    holder: {type: 'string'},
-  },
-});
-const RUNS = Math.max(Number(flags.runs), 1);
-const LSOF_RUNS = Math.max(Number(flags['lsof-runs']), 1);
 const POLL_MS = 50;
 
 const hasPerl = spawnSync('perl', ['-e', '1']).status === 0;
-const holderKind = flags.holder ?? (hasPerl ? 'perl' : 'node');
 
 // A listener as small as possible, so that its teardown does not hide the reaction time.
 const HOLDERS = {
@@ -44,7 +37,7 @@ const HOLDERS = {
   ],
 };
 
-async function startHolder() {
+async function startHolder(holderKind) {
   const [command, args] = HOLDERS[holderKind];
   const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'inherit']});
   const port = await new Promise((resolve, reject) => {
@@ -65,10 +58,10 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-async function measure(runs, fn) {
+async function measure(runs, fn, holderKind) {
   const samples = [];
   for (let i = 0; i < runs; i++) {
-    const h = await startHolder();
+    const h = await startHolder(holderKind);
     await sleep(20); // settle: the holder is idle in accept()
     samples.push(await fn(h));
     await h.exited;
@@ -108,21 +101,48 @@ const lsofLoop = async (h) => {
   return performance.now() - start;
 };
 
-const fmt = (ms) => `${ms.toFixed(2)} ms`;
-const row = (name, samples) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const p90 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))];
-  console.log(
-    `${name.padEnd(46)} median ${fmt(median(samples)).padStart(10)}   p90 ${fmt(p90).padStart(10)}   (n=${samples.length})`,
-  );
-  return median(samples);
-};
+/**
+Median reaction latencies in ms: waitForPortFree armed before the kill, called right
+after it, and the lsof loop.
+*/
+export async function measureReaction({runs = 50, lsofRuns = 20, holder} = {}) {
+  const holderKind = holder ?? (hasPerl ? 'perl' : 'node');
+  const armedSamples = await measure(runs, armed, holderKind);
+  const afterSamples = await measure(runs, killThenWait, holderKind);
+  const lsofSamples = await measure(lsofRuns, lsofLoop, holderKind);
+  return {holderKind, armedSamples, afterSamples, lsofSamples, median};
+}
 
-console.log(`holder: ${holderKind} listener on 127.0.0.1, SIGKILL; node ${process.version}`);
-const armedMs = row('waitForPortFree (waiting before the kill)', await measure(RUNS, armed));
-const afterMs = row('waitForPortFree (kill, then wait)', await measure(RUNS, killThenWait));
-const lsofMs = row(`lsof loop (poll every ${POLL_MS} ms)`, await measure(LSOF_RUNS, lsofLoop));
-console.log('');
-console.log(
-  `lsof loop / waitForPortFree: ${(lsofMs / armedMs).toFixed(1)}x (armed), ${(lsofMs / afterMs).toFixed(1)}x (kill, then wait)`,
-);
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  const {values: flags} = parseArgs({
+    options: {
+      runs: {type: 'string', default: '50'},
+      'lsof-runs': {type: 'string', default: '20'},
+      holder: {type: 'string'},
+    },
+  });
+  const r = await measureReaction({
+    runs: Math.max(Number(flags.runs), 1),
+    lsofRuns: Math.max(Number(flags['lsof-runs']), 1),
+    holder: flags.holder,
+  });
+  const fmt = (ms) => `${ms.toFixed(2)} ms`;
+  const row = (name, samples) => {
+    const sorted = [...samples].sort((a, b) => a - b);
+    const p90 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))];
+    console.log(
+      `${name.padEnd(46)} median ${fmt(median(samples)).padStart(10)}   p90 ${fmt(p90).padStart(10)}   (n=${samples.length})`,
+    );
+    return median(samples);
+  };
+
+  console.log(`holder: ${r.holderKind} listener on 127.0.0.1, SIGKILL; node ${process.version}`);
+  const armedMs = row('waitForPortFree (waiting before the kill)', r.armedSamples);
+  const afterMs = row('waitForPortFree (kill, then wait)', r.afterSamples);
+  const lsofMs = row(`lsof loop (poll every ${POLL_MS} ms)`, r.lsofSamples);
+  console.log('');
+  console.log(
+    `lsof loop / waitForPortFree: ${(lsofMs / armedMs).toFixed(1)}x (armed), ${(lsofMs / afterMs).toFixed(1)}x (kill, then wait)`,
+  );
+}

@@ -15,6 +15,7 @@ import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 import * as portwarden from '../dist/index.js';
 import {renderSvg} from './bench-svg.mjs';
+import {measureReaction} from './bench-wait.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const {values: flags} = parseArgs({
@@ -321,49 +322,26 @@ async function measureScale(scale, peers, results) {
   }
 }
 
-/** waitForPortFree reaction latency against an lsof loop polling every 50 ms. */
-async function measureReaction(results) {
-  if (!portwarden.waitForPortFree) return;
-  const runs = quick ? 5 : 50;
-  const lsofRuns = quick ? 3 : 20;
-  const measure = async (wait) => {
-    const holder = await startHolder();
-    const waiting = wait(holder.port);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const killedAt = nowUs();
-    holder.child.kill('SIGKILL');
-    await waiting;
-    return nowUs() - killedAt;
-  };
-
-  const ours = [];
-  for (let i = 0; i < runs; i++)
-    ours.push(await measure((port) => portwarden.waitForPortFree(port, {timeout: 10_000})));
-  const lsofLoop = async (port) => {
-    for (;;) {
-      const out = await runCommand('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t']);
-      if (out.trim() === '') return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-  const theirs = [];
-  for (let i = 0; i < lsofRuns; i++) theirs.push(await measure(lsofLoop));
+/** waitForPortFree reaction latency (time from the holder's SIGKILL) against an lsof loop polling every 50 ms. */
+async function measureReactionRows(results) {
+  const r = await measureReaction({runs: quick ? 5 : 50, lsofRuns: quick ? 3 : 20});
   const scale = 'reaction';
-  results.push({
-    scale,
-    operation: 'waitForPortFree reaction',
-    method: 'portwarden waitForPortFree',
-    medianUs: median(ours),
-  });
-  results.push({
-    scale,
-    operation: 'waitForPortFree reaction',
-    method: 'lsof poll every 50 ms',
-    medianUs: median(theirs),
-  });
-  console.error(
-    `  reaction: portwarden ${formatUs(median(ours))}, lsof loop ${formatUs(median(theirs))}`,
-  );
+  const note = `${r.holderKind} holder SIGKILLed`;
+  const rows = [
+    ['portwarden waitForPortFree (armed)', r.armedSamples],
+    ['portwarden waitForPortFree (kill, then wait)', r.afterSamples],
+    ['lsof poll every 50 ms', r.lsofSamples],
+  ];
+  for (const [method, samples] of rows) {
+    results.push({
+      scale,
+      operation: 'waitForPortFree reaction',
+      method,
+      medianUs: r.median(samples) * 1000,
+      note,
+    });
+    console.error(`  reaction: ${method.padEnd(44)} ${formatUs(r.median(samples) * 1000)}`);
+  }
 }
 
 function formatUs(us) {
@@ -412,7 +390,7 @@ const started = Date.now();
 const peers = await loadPeers();
 const results = [];
 for (const scale of SCALES) await measureScale(scale, peers, results);
-await measureReaction(results);
+await measureReactionRows(results);
 const info = machine();
 const md = markdown(results, info);
 mkdirSync(outDir, {recursive: true});

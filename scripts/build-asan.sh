@@ -16,21 +16,15 @@ cp binding.gyp "$stage/binding.gyp"
 ln -sfn "$root/native" "$stage/native"
 ln -sfn "$root/node_modules" "$stage/node_modules"
 
-# clang when it is installed (CI installs it for the fuzzers): its runtime holds ASan and
-# UBSan together, so UBSan reports honour log_path too. g++ otherwise (libasan + libubsan).
-# build-asan/runtime names the runtime to preload into node.
+# g++ with libasan + libubsan (Debian: g++, which brings libasan8 and libubsan1). The same
+# runtime as `c++ -fsanitize=address` programs that tests build themselves, so those run
+# beside the preloaded one. build-asan/runtime names the runtime to preload into node.
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 ldflags="-fsanitize=address,undefined"
-if command -v clang++ >/dev/null && command -v clang >/dev/null; then
-	export CC=clang CXX=clang++ LINK=clang++
-	ldflags="$ldflags -shared-libasan"
-	runtime=$(clang++ -print-file-name=libclang_rt.asan-x86_64.so)
-else
-	export CC=gcc CXX=g++ LINK=g++
-	runtime=$(g++ -print-file-name=libasan.so)
-fi
+export CC=gcc CXX=g++ LINK=g++
+runtime=$(g++ -print-file-name=libasan.so)
 if [ ! -f "$runtime" ]; then
-	echo "build-asan: sanitizer runtime $runtime not found (Debian: libclang-rt-14-dev, or g++)" >&2
+	echo "build-asan: $runtime not found (Debian: g++ brings libasan8)" >&2
 	exit 1
 fi
 # Node's headers: npm's nodedir setting when run through npm, else the system's, else

@@ -15,6 +15,8 @@
 #
 # When run as root with a writable cgroup tree the manager is started in its own cgroup
 # (/portwarden-systemd-<id>), so it manages only that subtree and leaves the others alone.
+# As a non-root user systemd --user needs a cgroup delegated to it (what user@.service
+# provides); run the tests as root (CI does: sudo -E npm test).
 set -euo pipefail
 
 die() {
@@ -91,20 +93,31 @@ start() {
 	chmod 0700 "$dir" "$dir/runtime"
 	dir=$(cd "$dir" && pwd)
 
-	# Own cgroup when we may create one (root); otherwise the manager uses the current one.
-	local cgroup="" root
+	# Own cgroup when we may create one (root, writable cgroupfs); otherwise the manager
+	# stays in the current one.
+	local cgroup="" root created=()
 	if [[ $(id -u) == 0 ]]; then
 		cgroup="/$(basename "$dir" | tr -c 'A-Za-z0-9_\n' '-')"
 		for root in $(cgroup_roots); do
-			mkdir -p "$root$cgroup" 2>/dev/null || cgroup=""
+			if mkdir "$root$cgroup" 2>/dev/null; then
+				created+=("$root$cgroup")
+			else
+				cgroup=""
+				break
+			fi
 		done
+		if [[ -z $cgroup ]]; then
+			for root in "${created[@]}"; do
+				rmdir "$root" 2>/dev/null || true
+			done
+		fi
 	fi
 
 	rm -f "$dir/pid"
 	local enter="echo \$\$ > '$dir/pid'; "
 	if [[ -n $cgroup ]]; then
 		for root in $(cgroup_roots); do
-			enter+="echo \$\$ > '$root$cgroup/cgroup.procs' || exit 70; "
+			enter+="echo \$\$ > '$root$cgroup/cgroup.procs' 2>/dev/null || true; "
 		done
 	fi
 
@@ -135,7 +148,12 @@ start() {
 		fi
 		if ! alive "$pid"; then
 			cat "$dir/manager.log" >&2 || true
-			die "systemd --user (pid $pid) exited during startup; log above"
+			local hint=""
+			if [[ $(id -u) != 0 ]]; then
+				hint=" (as a non-root user it needs a delegated cgroup: run this as root, or under user@.service)"
+			fi
+			stop "$dir" || true
+			die "systemd --user (pid $pid) exited during startup$hint"
 		fi
 		sleep 0.05
 	done

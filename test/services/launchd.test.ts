@@ -250,8 +250,8 @@ describe('launchd: start, stop, restart', () => {
   });
 
   test('restart with a changed plist boots out, waits, and bootstraps again (retrying 5)', async () => {
-    // The simulator keeps refusing bootstrap for 1.5 s after print already answers 113.
-    process.env.LAUNCHCTL_SIM_GHOST_MS = '1500';
+    // The simulator keeps refusing bootstrap for 3 s after print already answers 113.
+    process.env.LAUNCHCTL_SIM_GHOST_MS = '3000';
     const j = await job(['--drain-ms', 300]);
     const started = await startService(j.spec).finally(() => {
       delete process.env.LAUNCHCTL_SIM_GHOST_MS;

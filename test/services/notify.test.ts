@@ -1,21 +1,13 @@
 // notifyReady() against real unix datagram receivers (a path, and the abstract namespace).
 // Node's dgram cannot receive on unix sockets, so a tiny python3 receiver stands in for
 // systemd here; the systemd tests cover the real manager (Type=notify).
-import {type ChildProcess, execFileSync, spawn} from 'node:child_process';
+import {type ChildProcess, spawn} from 'node:child_process';
 import path from 'node:path';
 import {afterEach, describe, expect, test} from 'vitest';
 import {notifyReady} from '../../src/index.js';
 import {tempDir, track} from '../helpers.js';
 
-const hasPython = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import socket'], {stdio: 'ignore'});
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
+// The receiver is a python3 unix datagram socket (node has none); .ci/run installs python3.
 const RECEIVER = `
 import socket, sys
 name = sys.argv[1]
@@ -76,7 +68,7 @@ describe('notifyReady', () => {
     );
   });
 
-  test.runIf(hasPython)('sends READY=1 and STATUS to a path socket', async () => {
+  test('sends READY=1 and STATUS to a path socket', async () => {
     const socket = path.join(tempDir(), 'notify.sock');
     const r = await receiver(socket);
     process.env.NOTIFY_SOCKET = socket;
@@ -84,7 +76,7 @@ describe('notifyReady', () => {
     expect(await r.message).toBe('READY=1\nSTATUS=listening on 8080');
   });
 
-  test.runIf(hasPython)('supports the abstract namespace (@name → leading NUL)', async () => {
+  test('supports the abstract namespace (@name → leading NUL)', async () => {
     const name = `@portwarden-test-${process.pid}-${Date.now()}`;
     const r = await receiver(name);
     process.env.NOTIFY_SOCKET = name;

@@ -101,7 +101,7 @@ describe.runIf(linux)('systemd: restart', () => {
   test('restartService waits for the new MainPID to listen; `systemctl restart` alone returns before', async () => {
     const port = await freeTcpPort();
     const name = unit('slow', {
-      service: [serverExec(['--port', port, '--drain-ms', 300, '--start-delay-ms', 400])],
+      service: [serverExec(['--port', port, '--drain-ms', 300, '--start-delay-ms', 1000])],
     });
     const spec = {manager: 'systemd', unit: name, port} as const;
     const started = await startService(spec);

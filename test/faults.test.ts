@@ -1,0 +1,257 @@
+// Fault injection: the probe degrades to a correct, labelled answer (a fallback backend,
+// `unknown`, an owner it cannot see) and never to a wrong one ("free", a stale pid).
+import {spawn} from 'node:child_process';
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {
+  checkPortSync,
+  claimPidFile,
+  isStopping,
+  markStopping,
+  PidFileError,
+  probePort,
+  probePortSync,
+  processInfo,
+  readPidFile,
+  type SocketEntry,
+  waitForExit,
+} from '../src/index.js';
+import {nativeBinding} from '../src/native.js';
+import {distEntry, fixtures, runAsNobody, startListener, tempDir, track} from './helpers.js';
+
+/** Runs `code` (an ES module that prints JSON) with node and extra environment variables. */
+async function runWithEnv(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code_, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (c, s) => resolve([c, s])),
+  );
+  expect({code: code_, signal, err}).toEqual({code: 0, signal: null, err: ''});
+  return JSON.parse(out);
+}
+
+const listenerOf = (sockets: readonly SocketEntry[]) => sockets.find((s) => s.state === 'LISTEN');
+
+describe('sock_diag unavailable (PORTWARDEN_FAULT=sock_diag_enoent: every dump answers ENOENT)', () => {
+  const fault = {PORTWARDEN_FAULT: 'sock_diag_enoent'};
+
+  it('checkPortSync, checkPort, probePortSync and probePort fall back to lsof and say so', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    const result = (await runWithEnv(
+      `
+      const pw = await import(${JSON.stringify(distEntry)});
+      const free = ${l.port === 1 ? 2 : 1};
+      const pids = (r) => r.sockets.filter((s) => s.state === 'LISTEN').map((s) => s.owner.processes?.map((p) => p.pid));
+      const sync = pw.probePortSync(${l.port});
+      const async_ = await pw.probePort(${l.port});
+      console.log(JSON.stringify({
+        checkSync: pw.checkPortSync(${l.port}),
+        check: await pw.checkPort(${l.port}),
+        checkFreeSync: pw.checkPortSync(free, {host: '127.0.0.1'}),
+        probeSync: {backend: sync.backend, pids: pids(sync)},
+        probe: {backend: async_.backend, pids: pids(async_)},
+        native: pw.checkPortSync(${l.port}, {backend: 'native'}),
+      }));
+    `,
+      fault,
+    )) as Record<string, any>;
+    expect(result.checkSync).toMatchObject({status: 'busy', backend: 'lsof'});
+    expect(result.check).toMatchObject({status: 'busy', backend: 'lsof'});
+    expect(result.checkFreeSync).toEqual({status: 'free', backend: 'lsof'});
+    expect(result.probeSync).toEqual({backend: 'lsof', pids: [[l.pid]]});
+    expect(result.probe).toEqual({backend: 'lsof', pids: [[l.pid]]});
+    // Asked for the native backend only: unknown (permanent), never free.
+    expect(result.native).toMatchObject({
+      status: 'unknown',
+      code: 'ENOENT',
+      permanent: true,
+      backend: 'native',
+    });
+  });
+
+  it('with lsof missing too, every check is unknown (permanent), never free', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    const result = (await runWithEnv(
+      `
+      const pw = await import(${JSON.stringify(distEntry)});
+      let probe;
+      try { pw.probePortSync(${l.port}); probe = 'no error'; } catch (e) { probe = {name: e.name, code: e.code, permanent: e.permanent}; }
+      let unix;
+      try { pw.probeUnixSocketSync('/tmp/x.sock'); unix = 'no error'; } catch (e) { unix = {name: e.name, code: e.code}; }
+      console.log(JSON.stringify({
+        busy: pw.checkPortSync(${l.port}),
+        free: await pw.checkPort(1, {host: '127.0.0.1'}),
+        probe,
+        unix,
+      }));
+    `,
+      {...fault, PATH: '/nonexistent'},
+    )) as Record<string, any>;
+    for (const status of [result.busy, result.free]) {
+      expect(status).toMatchObject({status: 'unknown', code: 'ENOENT', permanent: true});
+    }
+
+    expect(result.probe).toEqual({name: 'ProbeUnavailableError', code: 'ENOENT', permanent: true});
+    // A unix socket path that does not exist needs no dump.
+    expect(result.unix).toBe('no error');
+  });
+});
+
+describe('/proc unreadable: probing as uid 65534 a listener of root', () => {
+  it('reports the owner as unknown (EACCES), the port as busy, never free', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    const result = (await runAsNobody(`
+      const pw = await import(${JSON.stringify(distEntry)});
+      const owner = (r) => r.sockets.find((s) => s.state === 'LISTEN').owner;
+      let wait;
+      try { await pw.waitForPortFree(${l.port}, {timeout: 300}); wait = 'resolved'; } catch (e) { wait = e.name; }
+      console.log(JSON.stringify({
+        check: pw.checkPortSync(${l.port}),
+        checkHost: pw.checkPortSync(${l.port}, {host: '127.0.0.1'}),
+        sync: owner(pw.probePortSync(${l.port})),
+        async: owner(await pw.probePort(${l.port})),
+        candidate: owner(pw.probePortSync(${l.port}, {candidates: [${l.pid}]})),
+        wait,
+      }));
+    `)) as Record<string, any>;
+    expect(result.check).toMatchObject({status: 'busy', backend: 'native'});
+    expect(result.checkHost).toMatchObject({status: 'busy', backend: 'native'});
+    for (const owner of [result.sync, result.async, result.candidate]) {
+      expect(owner).toEqual({status: 'unknown', code: 'EACCES'});
+    }
+
+    expect(result.wait).toBe('PortBusyError');
+  });
+});
+
+describe('processes exiting mid-scan', () => {
+  it('1000 owner lookups during a churn of short-lived holders: no error, no stale pid', async () => {
+    const child = (await import('node:child_process')).fork(path.join(fixtures, 'churn.mjs'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    track(child.pid);
+    const spawned = new Set<number>();
+    const ready = new Promise<{port: number; pid: number}>((resolve) => {
+      child.on('message', (m: {port?: number; pid?: number; spawned?: number}) => {
+        if (m.spawned !== undefined) {
+          spawned.add(m.spawned);
+          track(m.spawned);
+        } else {
+          resolve(m as {port: number; pid: number});
+        }
+      });
+    });
+    const {port, pid} = await ready;
+    const listener = processInfo(pid)!;
+    const reported: Array<{pid: number; name: string; startTime: number}> = [];
+    let sawChurn = 0;
+    for (let i = 0; i < 1000; i++) {
+      const kind = i % 10;
+      let sockets: readonly SocketEntry[];
+      if (kind < 3) {
+        expect(checkPortSync(port).status).toBe('busy');
+        continue;
+      }
+
+      if (kind < 6) {
+        sockets = (await probePort(port, {states: 'listen'})).sockets;
+      } else if (kind < 9) {
+        sockets = probePortSync(port, {states: 'listen'}).sockets;
+      } else {
+        sockets = probePortSync(port, {states: 'listen', candidates: [pid]}).sockets;
+      }
+
+      const owner = listenerOf(sockets)?.owner;
+      // The listener itself holds the socket throughout: always found, never lost.
+      expect(owner?.status).toBe('found');
+      const processes = owner?.status === 'found' ? owner.processes : [];
+      expect(processes.map((p) => p.pid)).toContain(pid);
+      if (processes.length > 1) {
+        sawChurn++;
+      }
+
+      reported.push(...processes);
+    }
+
+    child.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the last {spawned} messages
+    for (const p of reported) {
+      if (p.pid === pid) {
+        expect(p).toMatchObject({name: listener.name, startTime: listener.startTime});
+      } else {
+        // A churn holder: one the listener started (it inherited the socket), named so.
+        expect(spawned.has(p.pid), `pid ${p.pid} (${p.name}) was never a holder`).toBe(true);
+        expect(p.name).toBe('sleep');
+      }
+    }
+
+    // The churn was seen (holders found while they lived), not only the listener.
+    expect(sawChurn).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('thread ids are not processes', () => {
+  it('processInfo(tid) is undefined, waitForExit(tid) resolves, a tid candidate finds its process', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    const {readdirSync} = await import('node:fs');
+    const tid = readdirSync(`/proc/${l.pid}/task`)
+      .map(Number)
+      .find((t) => t !== l.pid)!;
+    expect(tid).toBeGreaterThan(0);
+    expect(processInfo(tid)).toBeUndefined();
+    expect(processInfo(l.pid)?.pid).toBe(l.pid);
+    expect(nativeBinding()!.waitExit([tid], [-1], 10)).toEqual([0]);
+    await expect(waitForExit(tid, {timeout: 100})).resolves.toBe(true);
+    const owner = listenerOf(probePortSync(l.port, {candidates: [tid]}).sockets)?.owner;
+    expect(owner?.status === 'found' && owner.processes.map((p) => p.pid)).toEqual([l.pid]);
+  });
+});
+
+describe('a PID-file directory removed between calls', () => {
+  it('claim, read, release and the stopping sentinel stay well-defined', () => {
+    const base = tempDir();
+    const dir = path.join(base, 'run');
+    mkdirSync(dir);
+    const file = path.join(dir, 'app.pid');
+    const handle = claimPidFile(file);
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
+    rmSync(dir, {recursive: true, force: true});
+
+    // Nothing to read; claiming needs the directory (ENOENT, typed); release is a no-op
+    // for a file someone else removed.
+    expect(readPidFile(file)).toBeUndefined();
+    expect(() => claimPidFile(file)).toThrow(PidFileError);
+    try {
+      claimPidFile(file);
+    } catch (error) {
+      expect(error).toMatchObject({code: 'ENOENT'});
+    }
+
+    expect(() => handle.release()).not.toThrow();
+    expect(handle.released).toBe(true);
+    expect(isStopping(file)).toBe(false);
+    expect(() => markStopping(file)).toThrow(PidFileError);
+
+    // The directory back: a fresh claim works.
+    mkdirSync(dir);
+    const again = claimPidFile(file);
+    expect(again.created).toBe(true);
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
+    again.release();
+    expect(readPidFile(file)).toBeUndefined();
+
+    // Replaced by a regular file of the same name: typed errors, no crash.
+    writeFileSync(path.join(base, 'run2'), 'x');
+    const through = path.join(base, 'run2', 'app.pid');
+    expect(() => claimPidFile(through)).toThrow(PidFileError);
+    expect(readPidFile(through)).toBeUndefined();
+  });
+});
