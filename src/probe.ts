@@ -3,6 +3,7 @@ import {lsofBackend} from './backends/lsof.js';
 import {nativeBackend} from './backends/native.js';
 import {overlapsHost} from './address.js';
 import {ProbeUnavailableError} from './errors.js';
+import {runAsync, runSync, type Steps} from './steps.js';
 import {nativeBinding} from './native.js';
 import type {BackendChoice, PortReport, PortStatus, Protocol, SocketEntry} from './types.js';
 import {
@@ -142,33 +143,11 @@ type Attempt =
   {entries: SocketEntry[]; backend: Backend} | {failure: BackendFailure; backend: Backend};
 
 /** Runs the backends in order; `auto` moves on only when a backend is unavailable here. */
-function attemptSync(choice: BackendChoice, request: ProbeRequest): Attempt {
-  const backends = backendsFor(choice);
+function* attempt(choice: BackendChoice, request: ProbeRequest): Steps<Attempt> {
   let last: Attempt | undefined;
-  for (const backend of backends) {
+  for (const backend of backendsFor(choice)) {
     try {
-      return {entries: backend.probeSync(request), backend};
-    } catch (error) {
-      if (!(error instanceof BackendFailure)) {
-        throw error;
-      }
-
-      last = {failure: error, backend};
-      if (!error.unavailable) {
-        break;
-      }
-    }
-  }
-
-  return last!;
-}
-
-async function attempt(choice: BackendChoice, request: ProbeRequest): Promise<Attempt> {
-  const backends = backendsFor(choice);
-  let last: Attempt | undefined;
-  for (const backend of backends) {
-    try {
-      return {entries: await backend.probe(request), backend};
+      return {entries: yield* backend.probe(request), backend};
     } catch (error) {
       if (!(error instanceof BackendFailure)) {
         throw error;
@@ -210,17 +189,7 @@ function unknownOf(a: {failure: BackendFailure; backend: Backend}): PortStatus {
 One verdict from up to two answers: a socket seen → busy; two consecutive empty answers
 → free (a dump is not atomic); a failed attempt → unknown, never free.
 */
-function verdict(first: Attempt, second: () => Attempt, resolved: Resolved): PortStatus;
-function verdict(
-  first: Attempt,
-  second: () => Promise<Attempt>,
-  resolved: Resolved,
-): Promise<PortStatus>;
-function verdict(
-  first: Attempt,
-  second: () => Attempt | Promise<Attempt>,
-  resolved: Resolved,
-): PortStatus | Promise<PortStatus> {
+function* checkSteps(resolved: Resolved): Steps<PortStatus> {
   const judge = (a: Attempt): PortStatus | undefined => {
     if ('failure' in a) {
       return unknownOf(a);
@@ -230,36 +199,31 @@ function verdict(
     return blockers.length > 0 ? {status: 'busy', blockers, backend: a.backend.name} : undefined;
   };
 
-  const firstVerdict = judge(first);
-  if (firstVerdict) {
-    return firstVerdict;
+  const first = judge(yield* attempt(resolved.backend, resolved.request));
+  if (first) {
+    return first;
   }
 
-  const finish = (a: Attempt): PortStatus => judge(a) ?? {status: 'free', backend: a.backend.name};
-  const next = second();
-  return next instanceof Promise ? next.then(finish) : finish(next);
+  const second = yield* attempt(resolved.backend, resolved.request);
+  return judge(second) ?? {status: 'free', backend: second.backend.name};
 }
 
 /** Synchronous three-state check. With the native backend this costs tens of microseconds. */
 export function checkPortSync(port: number, options?: CheckPortOptions): PortStatus {
-  const resolved = resolveCheck(port, options, 'checkPortSync');
-  return checkResolvedSync(resolved);
+  return checkResolvedSync(resolveCheck(port, options, 'checkPortSync'));
 }
 
 export function checkResolvedSync(resolved: Resolved): PortStatus {
-  const run = () => attemptSync(resolved.backend, resolved.request);
-  return verdict(run(), run, resolved);
+  return runSync(checkSteps(resolved));
 }
 
 /** Three-state check: `free`, `busy` (with the blocking sockets) or `unknown` (never read as free). */
 export async function checkPort(port: number, options?: CheckPortOptions): Promise<PortStatus> {
-  const resolved = resolveCheck(port, options, 'checkPort');
-  return checkResolved(resolved);
+  return checkResolved(resolveCheck(port, options, 'checkPort'));
 }
 
 export async function checkResolved(resolved: Resolved): Promise<PortStatus> {
-  const run = async () => attempt(resolved.backend, resolved.request);
-  return verdict(await run(), run, resolved);
+  return runAsync(checkSteps(resolved), undefined);
 }
 
 function report(a: Attempt, request: ProbeRequest, started: number): PortReport {
@@ -284,12 +248,12 @@ function report(a: Attempt, request: ProbeRequest, started: number): PortReport 
 export function probePortSync(port: number, options?: ProbePortOptions): PortReport {
   const started = performance.now();
   const {request, backend} = resolveProbe(port, options, 'probePortSync');
-  return report(attemptSync(backend, request), request, started);
+  return report(runSync(attempt(backend, request)), request, started);
 }
 
 /** Every socket on the port, with owners; the /proc scan runs on the libuv threadpool. */
 export async function probePort(port: number, options?: ProbePortOptions): Promise<PortReport> {
   const started = performance.now();
   const {request, backend} = resolveProbe(port, options, 'probePort');
-  return report(await attempt(backend, request), request, started);
+  return report(await runAsync(attempt(backend, request), undefined), request, started);
 }

@@ -1,5 +1,6 @@
 import {Buffer} from 'node:buffer';
 import {ownersFromScan} from './backends/native.js';
+import {perform, runAsync, runSync, type Steps} from './steps.js';
 import {ProbeUnavailableError} from './errors.js';
 import {requireNative} from './process.js';
 import type {Owner} from './types.js';
@@ -90,40 +91,31 @@ function build(
   };
 }
 
+function* unixSteps(path: string): Steps<UnixSocketReport> {
+  const started = performance.now();
+  assertSocketPath(path);
+  const b = requireNative('probeUnixSocket');
+  const raw = dump(b, path);
+  const inodes = raw.sockets.map((s) => s.inode);
+  const scan =
+    inodes.length > 0
+      ? yield* perform({
+          sync: () => b.findOwners(inodes, [], [], false),
+          async: async () => b.findOwnersAsync(inodes, [], [], false),
+        })
+      : undefined;
+  return build(b, path, raw, scan, started);
+}
+
 /**
 Listeners (and bound datagram sockets) of a unix socket path, matched by the file's
 device and inode, with their owners. A leading `@` names an abstract socket (Linux).
 */
 export function probeUnixSocketSync(path: string): UnixSocketReport {
-  const started = performance.now();
-  assertSocketPath(path);
-  const b = requireNative('probeUnixSocket');
-  const raw = dump(b, path);
-  const scan =
-    raw.sockets.length > 0
-      ? b.findOwners(
-          raw.sockets.map((s) => s.inode),
-          [],
-          [],
-          false,
-        )
-      : undefined;
-  return build(b, path, raw, scan, started);
+  return runSync(unixSteps(path));
 }
 
+/** `probeUnixSocketSync`, with the /proc scan on the libuv threadpool. */
 export async function probeUnixSocket(path: string): Promise<UnixSocketReport> {
-  const started = performance.now();
-  assertSocketPath(path);
-  const b = requireNative('probeUnixSocket');
-  const raw = dump(b, path);
-  const scan =
-    raw.sockets.length > 0
-      ? await b.findOwnersAsync(
-          raw.sockets.map((s) => s.inode),
-          [],
-          [],
-          false,
-        )
-      : undefined;
-  return build(b, path, raw, scan, started);
+  return runAsync(unixSteps(path), undefined);
 }

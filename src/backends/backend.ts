@@ -1,3 +1,4 @@
+import type {Steps} from '../steps.js';
 import type {BackendName, Protocol, SocketEntry} from '../types.js';
 
 /** `listen`: TCP LISTEN sockets only (the kernel skips the connection tables). `all`: every state. */
@@ -31,6 +32,6 @@ export class BackendFailure extends Error {
 
 export type Backend = {
   readonly name: BackendName;
-  probeSync(request: ProbeRequest): SocketEntry[];
-  probe(request: ProbeRequest): Promise<SocketEntry[]>;
+  /** The probe, written once for `runSync` and `runAsync` (see steps.ts). */
+  probe(request: ProbeRequest): Steps<SocketEntry[]>;
 };

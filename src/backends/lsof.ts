@@ -2,6 +2,7 @@ import {spawnSync} from 'node:child_process';
 import {execa} from 'execa';
 import {nativeBinding} from '../native.js';
 import type {Owner, ProcessInfo, SocketEntry, SocketState} from '../types.js';
+import {perform} from '../steps.js';
 import {type Backend, BackendFailure, type ProbeRequest} from './backend.js';
 import {nativeProcessInfo} from './native.js';
 
@@ -324,30 +325,35 @@ async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> 
   };
 }
 
+/** One lsof run, blocking (spawnSync) or not. */
+function runLsofSync(args: string[], timeoutMs: number): LsofOutcome {
+  const result = spawnSync('lsof', args, {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_OUTPUT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  return {
+    exitCode: result.status ?? undefined,
+    signal: code === 'ETIMEDOUT' ? undefined : (result.signal ?? undefined),
+    timedOut: code === 'ETIMEDOUT',
+    spawnError: code !== undefined && code !== 'ETIMEDOUT' && code !== 'ENOBUFS' ? code : undefined,
+    stdout: result.stdout ?? '',
+    stderr: code === 'ENOBUFS' ? 'output too large' : (result.stderr ?? ''),
+  };
+}
+
 export const lsofBackend: Backend = {
   name: 'lsof',
-  probeSync(request) {
-    const result = spawnSync('lsof', lsofArguments(request), {
-      encoding: 'utf8',
-      timeout: request.timeoutMs,
-      killSignal: 'SIGKILL',
-      maxBuffer: MAX_OUTPUT,
-      stdio: ['ignore', 'pipe', 'pipe'],
+  *probe(request) {
+    const args = lsofArguments(request);
+    const outcome = yield* perform({
+      sync: () => runLsofSync(args, request.timeoutMs),
+      async: async () => runLsof(args, request.timeoutMs),
     });
-    const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
-    const stdout = interpretLsof({
-      exitCode: result.status ?? undefined,
-      signal: code === 'ETIMEDOUT' ? undefined : (result.signal ?? undefined),
-      timedOut: code === 'ETIMEDOUT',
-      spawnError:
-        code !== undefined && code !== 'ETIMEDOUT' && code !== 'ENOBUFS' ? code : undefined,
-      stdout: result.stdout ?? '',
-      stderr: code === 'ENOBUFS' ? 'output too large' : (result.stderr ?? ''),
-    });
-    return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);
-  },
-  async probe(request) {
-    const stdout = interpretLsof(await runLsof(lsofArguments(request), request.timeoutMs));
+    const stdout = interpretLsof(outcome);
     return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);
   },
 };

@@ -5,6 +5,7 @@ import {
   type RawOwnerScan,
 } from '../native.js';
 import type {Owner, ProcessInfo, SocketEntry, SocketState} from '../types.js';
+import {perform} from '../steps.js';
 import {type Backend, BackendFailure, type ProbeRequest} from './backend.js';
 
 const TCP_STATES: readonly SocketState[] = [
@@ -165,7 +166,7 @@ function withOwners(entries: SocketEntry[], owners: Owner[]): SocketEntry[] {
 
 export const nativeBackend: Backend = {
   name: 'native',
-  probeSync(request) {
+  *probe(request) {
     const b = binding();
     const entries = dump(b, request);
     if (!request.owners || entries.length === 0) {
@@ -175,24 +176,11 @@ export const nativeBackend: Backend = {
     const args = scanArgs(entries, request);
     let scan: RawOwnerScan;
     try {
-      scan = b.findOwners(...args);
-    } catch (error) {
-      throw failure(error, 'owner scan');
-    }
-
-    return withOwners(entries, ownersFromScan(b, args[0], scan));
-  },
-  async probe(request) {
-    const b = binding();
-    const entries = dump(b, request);
-    if (!request.owners || entries.length === 0) {
-      return entries;
-    }
-
-    const args = scanArgs(entries, request);
-    let scan: RawOwnerScan;
-    try {
-      scan = await b.findOwnersAsync(...args);
+      // The /proc scan: on the calling thread for runSync, on the threadpool for runAsync.
+      scan = yield* perform({
+        sync: () => b.findOwners(...args),
+        async: async () => b.findOwnersAsync(...args),
+      });
     } catch (error) {
       throw failure(error, 'owner scan');
     }
