@@ -1,16 +1,4 @@
 import {Buffer} from 'node:buffer';
-import {randomBytes} from 'node:crypto';
-import {
-  closeSync,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-  constants,
-} from 'node:fs';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
 import {
@@ -18,11 +6,11 @@ import {
   claimPidFile,
   type PidFileHandle,
   type PidFileHolder,
-  pidFileError,
   recordAlive,
 } from './pidfile.js';
 import {requireNative} from './process.js';
 import {probePortSync} from './probe.js';
+import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
 import {terminate} from './terminate.js';
 import {probeUnixSocketSync} from './unix-socket.js';
 import {assertBoolean, assertDuration, assertPort, checkOptions, show} from './validate.js';
@@ -141,31 +129,15 @@ type RawRecord = ServiceRecord & {dev: bigint; ino: bigint};
 
 /** Reads a service record; undefined when missing or corrupt (a corrupt one is removed). */
 function readRecord(file: string): RawRecord | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as {code?: unknown}).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return undefined;
-    }
-
-    throw pidFileError(error, file, 'read service record');
+  // Not a regular file, or too large: '', hence corrupt (and removed).
+  const read = readSmallFile(file, MAX_RECORD_BYTES, 'read service record', {
+    wrapReadErrors: false,
+  });
+  if (read === undefined) {
+    return undefined;
   }
 
-  let text = '';
-  let stat;
-  try {
-    stat = fstatSync(fd, {bigint: true});
-    if (stat.isFile() && stat.size <= MAX_RECORD_BYTES) {
-      const buffer = Buffer.alloc(MAX_RECORD_BYTES);
-      const n = readSync(fd, buffer, 0, buffer.length, 0);
-      text = buffer.toString('utf8', 0, n);
-    }
-  } finally {
-    closeSync(fd);
-  }
-
+  const {text, stat} = read;
   let value: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -197,21 +169,11 @@ function readRecord(file: string): RawRecord | undefined {
     ino: stat.ino,
   };
   if (!ok) {
-    removeRecord(file, record);
+    unlinkIfSame(file, record);
     return undefined;
   }
 
   return record;
-}
-
-/** Unlinks the record unless another one was renamed into place since it was read. */
-function removeRecord(file: string, record: {dev: bigint; ino: bigint}): void {
-  try {
-    const now = lstatSync(file, {bigint: true});
-    if (now.dev === record.dev && now.ino === record.ino) {
-      unlinkSync(file);
-    }
-  } catch {}
 }
 
 const publicRecord = (r: ServiceRecord): ServiceRecord => ({
@@ -276,7 +238,7 @@ function holderService(servicePath: string, holder: PidFileHolder): ServiceRecor
     // Stale: it names another process than the holder. When the holder's file names no
     // pid we cannot tell, so only a record of a dead process is removed then.
     if (holder.pid !== undefined || !recordAlive(requireNative('claimInstance'), record)) {
-      removeRecord(servicePath, record);
+      unlinkIfSame(servicePath, record);
     }
 
     return undefined;
@@ -310,23 +272,6 @@ async function askAlive(
   } finally {
     clearTimeout(timer);
     controller.abort();
-  }
-}
-
-function writeRecord(servicePath: string, record: ServiceRecord): void {
-  const temporary = `${servicePath}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(temporary, JSON.stringify({portwarden: 'service', ...record}) + '\n', {
-      flag: 'wx',
-      mode: 0o644,
-    });
-    renameSync(temporary, servicePath);
-  } catch (error) {
-    try {
-      unlinkSync(temporary);
-    } catch {}
-
-    throw pidFileError(error, servicePath, 'write service record');
   }
 }
 
@@ -366,7 +311,11 @@ function instanceHandle(
       port,
       socketPath,
     };
-    writeRecord(servicePath, record);
+    writeFileAtomic(
+      servicePath,
+      JSON.stringify({portwarden: 'service', ...record}) + '\n',
+      'write service record',
+    );
     return record;
   };
 
@@ -389,7 +338,7 @@ function instanceHandle(
       if (!handle.released) {
         const record = readRecordQuietly(servicePath);
         if (record && record.pid === handle.pid && record.startTime === handle.startTime) {
-          removeRecord(servicePath, record);
+          unlinkIfSame(servicePath, record);
         }
       }
 
@@ -479,7 +428,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
       // Any record here belongs to a previous owner (we hold the lock now): stale.
       const stale = readRecordQuietly(servicePath);
       if (stale) {
-        removeRecord(servicePath, stale);
+        unlinkIfSame(servicePath, stale);
       }
 
       return {role: 'owner', handle: instanceHandle(claimed, {port, socketPath})};

@@ -1,19 +1,8 @@
-import {Buffer} from 'node:buffer';
-import {randomBytes} from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import {unlinkSync} from 'node:fs';
 import path from 'node:path';
 import {nativeBinding} from './native.js';
 import {assertFilePath, pidFileError} from './pidfile.js';
+import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
 import {checkOptions, show} from './validate.js';
 
 export type MarkStoppingOptions = {
@@ -143,18 +132,7 @@ export function markStopping(file: string, options?: MarkStoppingOptions): Stopp
   const absolute = path.resolve(file);
   const createdAt = Date.now();
   const info = {portwarden: 'stopping', ...identity(), createdAt, expiresAt: createdAt + ttl};
-  const temporary = `${absolute}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(temporary, JSON.stringify(info) + '\n', {flag: 'wx', mode: 0o644});
-    renameSync(temporary, absolute);
-  } catch (error) {
-    try {
-      unlinkSync(temporary);
-    } catch {}
-
-    throw pidFileError(error, absolute, 'write stopping sentinel');
-  }
-
+  writeFileAtomic(absolute, JSON.stringify(info) + '\n', 'write stopping sentinel');
   const {portwarden: _, ...rest} = info;
   return {startTime: undefined, bootId: undefined, ...rest};
 }
@@ -167,43 +145,14 @@ are removed.
 export function readStopping(file: string): StoppingInfo | undefined {
   assertFilePath(file);
   const absolute = path.resolve(file);
-  let fd: number;
-  try {
-    fd = openSync(absolute, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as {code?: unknown}).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return undefined;
-    }
-
-    throw pidFileError(error, absolute, 'read stopping sentinel');
+  const read = readSmallFile(absolute, MAX_BYTES, 'read stopping sentinel', {
+    wrapReadErrors: true,
+  });
+  if (read === undefined) {
+    return undefined;
   }
 
-  let stat;
-  let text = '';
-  try {
-    stat = fstatSync(fd, {bigint: true});
-    if (stat.isFile()) {
-      const buffer = Buffer.alloc(MAX_BYTES + 1);
-      let length = 0;
-      for (;;) {
-        const n = readSync(fd, buffer, length, buffer.length - length, null);
-        if (n === 0 || length + n >= buffer.length) {
-          length += n;
-          break;
-        }
-
-        length += n;
-      }
-
-      text = length > MAX_BYTES ? '' : buffer.toString('utf8', 0, length);
-    }
-  } catch (error) {
-    throw pidFileError(error, absolute, 'read stopping sentinel');
-  } finally {
-    closeSync(fd);
-  }
-
+  const {text, stat} = read;
   if (!stat.isFile()) {
     throw pidFileError(
       Object.assign(new Error('not a regular file'), {code: 'EINVAL', syscall: 'open'}),
@@ -218,13 +167,7 @@ export function readStopping(file: string): StoppingInfo | undefined {
   }
 
   // Remove it, unless a new sentinel was renamed into place since we opened this one.
-  try {
-    const now = lstatSync(absolute, {bigint: true});
-    if (now.ino === stat.ino && now.dev === stat.dev) {
-      unlinkSync(absolute);
-    }
-  } catch {}
-
+  unlinkIfSame(absolute, stat);
   return undefined;
 }
 

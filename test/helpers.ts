@@ -1,10 +1,10 @@
 import {type ChildProcess, fork, spawn} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {chmodSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
-import {afterEach} from 'vitest';
+import {afterAll, afterEach} from 'vitest';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -76,6 +76,22 @@ export function tempDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'portwarden-test-'));
   afterEach(() => rmSync(dir, {recursive: true, force: true}));
   return dir;
+}
+
+/**
+A temporary directory `<prefix>XXXXXX` removed after the test file, and a function that makes
+a new subdirectory of it (0, 1, 2, ..., mode 0755) on each call.
+*/
+export function numberedDirs(prefix: string): () => string {
+  const root = mkdtempSync(path.join(tmpdir(), prefix));
+  afterAll(() => rmSync(root, {recursive: true, force: true}));
+  let counter = 0;
+  return () => {
+    const d = path.join(root, String(counter++));
+    mkdirSync(d);
+    chmodSync(d, 0o755);
+    return d;
+  };
 }
 
 /** Runs a command and returns its stdout (throws on failure). */

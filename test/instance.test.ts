@@ -1,30 +1,13 @@
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
-import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {afterAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {claimInstance, type IsAlive, processInfo, readPidFile} from '../src/index.js';
 import {type Claimer, forkClaimer} from './claimer.js';
-import {sleep, startListener} from './helpers.js';
+import {aliveByPing} from './fixtures/ping.mjs';
+import {numberedDirs, startListener} from './helpers.js';
 
-const root = mkdtempSync(path.join(tmpdir(), 'portwarden-instance-'));
-afterAll(() => rmSync(root, {recursive: true, force: true}));
-let counter = 0;
-function dir(): string {
-  const d = path.join(root, String(counter++));
-  mkdirSync(d);
-  chmodSync(d, 0o755);
-  return d;
-}
-
+const dir = numberedDirs('portwarden-instance-');
 const self = processInfo(process.pid)!;
 
 function service(config: Record<string, unknown>): Claimer {
@@ -40,42 +23,7 @@ async function claimIn(c: Claimer): Promise<Record<string, unknown>> {
   return c.next();
 }
 
-/** One "ping" round trip with the fixture's server. */
-async function ping(port: number, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({port, host: '127.0.0.1'});
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('no pong'));
-    }, ms);
-    socket.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.on('connect', () => socket.write('ping\n'));
-    socket.on('data', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
-    });
-  });
-}
-
-const isAlive: IsAlive = async (holder, {signal, service}) => {
-  while (!signal.aborted) {
-    const port = (holder.service ?? service())?.port;
-    if (port !== undefined) {
-      try {
-        await ping(port, 200);
-        return true;
-      } catch {}
-    }
-
-    await sleep(20);
-  }
-
-  return false;
-};
+const isAlive: IsAlive = aliveByPing();
 
 /** A TCP port that is free right now. */
 async function freePort(): Promise<number> {

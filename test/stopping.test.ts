@@ -1,18 +1,7 @@
 import {spawn, spawnSync} from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {afterAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {
   clearStopping,
   isStopping,
@@ -22,18 +11,9 @@ import {
   readStopping,
 } from '../src/index.js';
 import {packageRoot} from '../src/native.js';
-import {fixtures, sleep, track} from './helpers.js';
+import {fixtures, numberedDirs, sleep, track} from './helpers.js';
 
-const root = mkdtempSync(path.join(tmpdir(), 'portwarden-stopping-'));
-afterAll(() => rmSync(root, {recursive: true, force: true}));
-let counter = 0;
-function dir(): string {
-  const d = path.join(root, String(counter++));
-  mkdirSync(d);
-  chmodSync(d, 0o755);
-  return d;
-}
-
+const dir = numberedDirs('portwarden-stopping-');
 const self = processInfo(process.pid)!;
 const dist = `file://${packageRoot}/dist/index.js`;
 

@@ -5,15 +5,14 @@ import path from 'node:path';
 import {describe, expect, test} from 'vitest';
 import {
   checkPort,
-  probePort,
   restartService,
-  ServiceError,
   startService,
   stopService,
   type CommandServiceSpec,
   type ServiceResult,
 } from '../../src/index.js';
 import {sleep, startListener, tempDir, track} from '../helpers.js';
+import {events, listenerPid, rejection} from './helpers.js';
 import {fixtures, freeTcpPort} from './systemd-manager.js';
 
 const server = path.join(fixtures, 'service-server.mjs');
@@ -24,35 +23,6 @@ const killFromPidFile = (pidFile: string) => [
   '-e',
   `try { process.kill(Number(require('fs').readFileSync(${JSON.stringify(pidFile)}, 'utf8')), 'SIGTERM') } catch {}`,
 ];
-
-function events(file: string): Array<{event: string; pid: number}> {
-  if (!existsSync(file)) {
-    return [];
-  }
-
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as {event: string; pid: number});
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-
-  throw new Error('expected a ServiceError');
-}
-
-async function listenerPid(port: number): Promise<number | undefined> {
-  const report = await probePort(port, {states: 'listen'});
-  const owner = report.sockets.find((e) => e.state === 'LISTEN')?.owner;
-  return owner?.status === 'found' ? owner.processes[0]?.pid : undefined;
-}
 
 const tracked = <T extends ServiceResult>(r: T): T => {
   track(r.pid);

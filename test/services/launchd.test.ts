@@ -9,14 +9,13 @@ import path from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
 import {
   checkPort,
-  probePort,
   restartService,
-  ServiceError,
   startService,
   stopService,
   type LaunchdServiceSpec,
 } from '../../src/index.js';
 import {startListener, track} from '../helpers.js';
+import {events, listenerPid, rejection, stepNames} from './helpers.js';
 import {fixtures, freeTcpPort, median} from './systemd-manager.js';
 
 const real = process.env.PORTWARDEN_REAL_LAUNCHCTL === '1';
@@ -99,37 +98,6 @@ function writePlist(
     plist,
     `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">${xml(dict)}</plist>\n`,
   );
-}
-
-function events(file: string): Array<{event: string; pid: number}> {
-  if (!existsSync(file)) {
-    return [];
-  }
-
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as {event: string; pid: number});
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-
-  throw new Error('expected a ServiceError');
-}
-
-const stepNames = (r: {steps: readonly {step: string}[]}) => r.steps.map((s) => s.step);
-
-async function listenerPid(port: number): Promise<number | undefined> {
-  const report = await probePort(port, {states: 'listen'});
-  const owner = report.sockets.find((e) => e.state === 'LISTEN')?.owner;
-  return owner?.status === 'found' ? owner.processes[0]?.pid : undefined;
 }
 
 beforeAll(() => {

@@ -1,19 +1,13 @@
 // Against a real systemd user manager started for this file (scripts/systemd-user.sh).
 // These tests never skip: without systemd they fail in beforeAll with the script's message.
-import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
-import {
-  checkPort,
-  probePort,
-  restartService,
-  ServiceError,
-  startService,
-  stopService,
-} from '../../src/index.js';
+import {checkPort, probePort, restartService, startService, stopService} from '../../src/index.js';
 import type {ServiceResult} from '../../src/index.js';
 import {startListener} from '../helpers.js';
+import {events, rejection, stepNames} from './helpers.js';
 import {
   ensureDist,
   freeTcpPort,
@@ -39,31 +33,6 @@ function unit(name: string, sections: {unit?: string[]; service: string[]}): str
   units.push(full);
   systemctl('daemon-reload');
   return full;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-
-  throw new Error('expected a ServiceError');
-}
-
-const stepNames = (r: {steps: readonly {step: string}[]}) => r.steps.map((s) => s.step);
-
-function events(file: string): Array<{event: string; pid: number}> {
-  if (!existsSync(file)) {
-    return [];
-  }
-
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as {event: string; pid: number});
 }
 
 beforeAll(() => {
@@ -371,16 +340,22 @@ describe.runIf(linux)('systemd: reliability', () => {
     return figures;
   }
 
-  test(`${RESTARTS} restarts of a draining server through the user manager, systemd spec`, async () => {
+  /** A unit running a draining server that logs its events, for `hammer(label, ...)`. */
+  async function drainingUnit(label: string) {
     mkdirScratch();
     const port = await freeTcpPort();
-    const eventsFile = path.join(scratch, 'systemd-spec.events');
-    const name = unit('reliability-systemd', {
+    const eventsFile = path.join(scratch, `${label}-spec.events`);
+    const name = unit(`reliability-${label}`, {
       // 100 restarts in a row would hit the default start limit (5 starts in 10 s,
       // restarts included), which restartService reports as START_LIMIT.
       unit: ['StartLimitIntervalSec=0'],
       service: [serverExec(['--port', port, '--drain-ms', 300, '--events', eventsFile])],
     });
+    return {port, eventsFile, name};
+  }
+
+  test(`${RESTARTS} restarts of a draining server through the user manager, systemd spec`, async () => {
+    const {port, eventsFile, name} = await drainingUnit('systemd');
     const spec = {manager: 'systemd', unit: name, port} as const;
     await startService(spec);
     const figures = await hammer('systemd', port, name, eventsFile, async () =>
@@ -390,15 +365,7 @@ describe.runIf(linux)('systemd: reliability', () => {
   }, 600_000);
 
   test(`${RESTARTS} restarts of a draining server through the user manager, command spec`, async () => {
-    mkdirScratch();
-    const port = await freeTcpPort();
-    const eventsFile = path.join(scratch, 'command-spec.events');
-    const name = unit('reliability-command', {
-      // 100 restarts in a row would hit the default start limit (5 starts in 10 s,
-      // restarts included), which restartService reports as START_LIMIT.
-      unit: ['StartLimitIntervalSec=0'],
-      service: [serverExec(['--port', port, '--drain-ms', 300, '--events', eventsFile])],
-    });
+    const {port, eventsFile, name} = await drainingUnit('command');
     const spec = {
       manager: 'command',
       stop: ['systemctl', '--user', 'stop', '--', name],
