@@ -89,6 +89,27 @@ ssize_t read_at(int dirfd, const char* path, char* buf, size_t cap) {
   return ssize_t(total);
 }
 
+// A thread id stands for its process (its fd table is the process's). pidfd_open accepts
+// only thread-group leaders (a thread id gets EINVAL or, on newer kernels, ENOENT), which
+// costs one syscall; only otherwise is /proc/PID/status (expensive to generate) read.
+int thread_group_of(int procfd, int pid) {
+#ifdef SYS_pidfd_open
+  int fd = int(syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) {
+    close(fd);
+    return pid;
+  }
+  if (errno == ESRCH) return pid;  // gone: the scan will find nothing
+#endif
+  char path[32];
+  snprintf(path, sizeof path, "%d/status", pid);
+  char status[1024];
+  ssize_t n = read_at(procfd, path, status, sizeof status);
+  uint32_t tgid;
+  if (n > 0 && parse_status_tgid(status, size_t(n), tgid) == 0 && tgid != 0) return int(tgid);
+  return pid;
+}
+
 }  // namespace
 
 int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& candidates,
@@ -139,13 +160,7 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
   std::unordered_set<int> seen;
   for (int pid : candidates) {
     if (pid <= 0) continue;
-    // A thread id stands for its process (its fd table is the process's): scan that one.
-    char path[32];
-    snprintf(path, sizeof path, "%d/status", pid);
-    char status[1024];
-    ssize_t n = read_at(proc.get(), path, status, sizeof status);
-    uint32_t tgid;
-    if (n > 0 && parse_status_tgid(status, size_t(n), tgid) == 0 && tgid != 0) pid = int(tgid);
+    pid = thread_group_of(proc.get(), pid);
     if (!seen.insert(pid).second) continue;
     scan(pid);
     if (done()) break;
