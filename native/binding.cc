@@ -728,7 +728,7 @@ class Addon : public Napi::Addon<Addon> {
   // testing.parsePidFile(buf) -> {empty, pid?, startTime?, bootId?, data?}
   static Napi::Value ParsePidFile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsBuffer()) {
+    if (info.Length() < 1 || !is_bytes(info[0])) {  // IsBuffer() also accepts a DataView
       throw_type(env, "parsePidFile(buf: Buffer)");
       return env.Undefined();
     }

@@ -78,7 +78,7 @@ for name in "${order[@]}"; do
 		"$out/corpus/$name" "fuzz/corpus/$name" >"$log" 2>&1 || status=$?
 	seeds=$(find "fuzz/corpus/$name" -type f | wc -l)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-	last=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -E 's/^#[0-9]+[[:space:]]+[A-Z]+[[:space:]]+//')
+	last=$( (grep -E '^#[0-9]+' "$log" || true) | tail -1 | sed -E 's/^#[0-9]+[[:space:]]+[A-Z]+[[:space:]]+//')
 	line="$name: ${seconds}s, $seeds seeds, ${execs:-?} execs, ${last:-no stats}"
 	if [ "$status" -eq 0 ]; then
 		passed=$((passed + 1))

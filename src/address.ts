@@ -27,7 +27,8 @@ export function canonicalAddress(address: string): string {
 /**
 Would a listen on `host` conflict with this socket's local address? Follows Linux bind
 rules: equal addresses conflict; a wildcard conflicts with every address of its family;
-a `::` socket without V6ONLY (Node's default) also covers IPv4, in both directions.
+a `::` socket without V6ONLY (Node's default) also covers IPv4, in both directions, and an
+IPv4 wildcard conflicts with any IPv6 socket without V6ONLY.
 No host means "any address": everything overlaps. Unknown `v6only` counts as dual-stack.
 Addresses are compared in canonical form (see `canonicalAddress`).
 */
@@ -46,11 +47,18 @@ export function overlapsHost(entry: SocketEntry, host: string | undefined): bool
     return true;
   }
 
-  const entryDualStack = entry.family === 6 && local === WILDCARD_V6 && entry.v6only !== true;
+  // Linux compares an IPv4 bind with the IPv4 side of every IPv6 socket without V6ONLY
+  // (ipv4_rcv_saddr_equal): a `::` socket covers every IPv4 address, and an IPv4 wildcard
+  // bind conflicts with such a socket whatever its IPv6 address. A socket bound to a
+  // specific IPv6 address is always V6ONLY (inet6_bind sets it); the kernel reports V6ONLY
+  // only for LISTEN and unconnected sockets, so a connected UDP socket bound to `::` (its
+  // address then reads as the one it connected from) counts as dual-stack.
+  const notV6only = entry.family === 6 && entry.v6only !== true;
+  const entryDualStack = notV6only && local === WILDCARD_V6;
   if (isIPv4(wanted)) {
     // Sockets on IPv4 addresses (including v4-mapped addresses of IPv6 sockets).
     if (wanted === WILDCARD_V4) {
-      return isIPv4(local) || entryDualStack;
+      return isIPv4(local) || notV6only;
     }
 
     return local === WILDCARD_V4 || entryDualStack;

@@ -31,6 +31,8 @@ const sockets = {
   'v6 any unknown': entry('::'),
   'v6 loopback': entry('::1', {v6only: false}),
   'v6 other': entry('fe80::1', {v6only: false}),
+  // A connected UDP socket: the kernel does not report V6ONLY (bound to `::`, it is not).
+  'v6 loopback unknown': entry('::1'),
   // An IPv4 peer of a dual-stack socket: family 6, address already normalised to IPv4.
   'v4-mapped loopback': entry('127.0.0.1', {family: 6}),
 };
@@ -42,9 +44,20 @@ const table: Array<[host: string | undefined, overlaps: SocketName[] | 'all']> =
   ['::', 'all'],
   ['::0', 'all'],
   ['0:0:0:0:0:0:0:0', 'all'],
+  // An IPv4 wildcard conflicts with every IPv6 socket without V6ONLY, whatever its address.
   [
     '0.0.0.0',
-    ['v4 any', 'v4 loopback', 'v4 other', 'v6 any dual', 'v6 any unknown', 'v4-mapped loopback'],
+    [
+      'v4 any',
+      'v4 loopback',
+      'v4 other',
+      'v6 any dual',
+      'v6 any unknown',
+      'v6 loopback',
+      'v6 other',
+      'v6 loopback unknown',
+      'v4-mapped loopback',
+    ],
   ],
   ['127.0.0.1', ['v4 any', 'v4 loopback', 'v6 any dual', 'v6 any unknown', 'v4-mapped loopback']],
   ['10.1.2.3', ['v4 any', 'v4 other', 'v6 any dual', 'v6 any unknown']],
@@ -53,8 +66,11 @@ const table: Array<[host: string | undefined, overlaps: SocketName[] | 'all']> =
     '::ffff:127.0.0.1',
     ['v4 any', 'v4 loopback', 'v6 any dual', 'v6 any unknown', 'v4-mapped loopback'],
   ],
-  ['::1', ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 loopback']],
-  ['0:0:0:0:0:0:0:1', ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 loopback']],
+  ['::1', ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 loopback', 'v6 loopback unknown']],
+  [
+    '0:0:0:0:0:0:0:1',
+    ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 loopback', 'v6 loopback unknown'],
+  ],
   ['fe80::1', ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 other']],
   ['FE80:0::1', ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 other']],
   ['fe80::1%lo', ['v6 any dual', 'v6 any v6only', 'v6 any unknown', 'v6 other']],

@@ -149,6 +149,13 @@ int signal_process(const ProcessRef& target, int sig, bool use_pidfd) {
     if (fd >= 0) close(fd);
     return r;
   }
+  if (fd < 0 && target.start_time < 0) {
+    // kill(2) given a thread id signals that thread's whole process: without a pidfd (which
+    // only a thread-group leader gets) make sure the pid names a process.
+    ProcessInfo info;
+    r = process_info(target.pid, info);
+    if (r == -ESRCH) return r;
+  }
   if (fd >= 0) {
     long rc = syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
     int e = errno;
