@@ -19,8 +19,8 @@
 #                         10+ minutes of restarts whose addon calls are the probe, wait and
 #                         terminate calls the other files cover, with timing assertions
 #                         (a simulated bootout delay) that the slowdown breaks.
-#   "bench --quick"       (test/cli.test.ts) a benchmark that spawns lsof, ss and others
-#                         hundreds of times: over its 2-minute timeout under the sanitizer.
+#   test/bench.test.ts    a benchmark that spawns lsof, ss and others hundreds of times:
+#                         over its 2-minute timeout under the sanitizer.
 # Environment: SKIP_FUZZ=1 skips the fuzzing step; FUZZ_SECONDS (default 30 here) is passed
 # to fuzz.sh; SKIP_ASAN_BUILD=1 reuses build-asan/; arguments go to vitest.
 set -euo pipefail
@@ -65,7 +65,7 @@ npx vitest run \
 	--exclude test/package.test.ts \
 	--exclude test/soak.test.ts \
 	--exclude 'test/services/**' \
-	--testNamePattern '^(?!.*bench --quick)' \
+	--exclude test/bench.test.ts \
 	"$@" 2>&1 | tee "$logs/../test-asan.log" || status=$? # pipefail: vitest's status
 
 unset LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS PORTWARDEN_ADDON_PATH

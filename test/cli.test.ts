@@ -1,5 +1,5 @@
 // The built CLI, run as a subprocess against real listeners.
-import {existsSync, readFileSync} from 'node:fs';
+import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
@@ -87,23 +87,4 @@ describe('portwarden CLI', () => {
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^portwarden who <port>/);
   });
-
-  it('bench --quick writes the table, the JSON and the chart', async () => {
-    const out = tempDir();
-    const result = await cli(['bench', '--quick', '--out', out]);
-    expect(result.exitCode).toBe(0);
-    expect(result.stdout).toContain('| idle | listening check | portwarden checkPortSync |');
-    for (const file of ['results.md', 'results.json', 'results.svg']) {
-      expect(existsSync(path.join(out, file))).toBe(true);
-    }
-
-    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
-      results: Array<{method: string; medianUs: number}>;
-    };
-    const ours = json.results.find((r) => r.method === 'portwarden checkPortSync');
-    const lsof = json.results.find((r) => r.method.startsWith('spawn lsof'));
-    expect(ours!.medianUs).toBeGreaterThan(0);
-    expect(lsof!.medianUs).toBeGreaterThan(0);
-    expect(readFileSync(path.join(out, 'results.svg'), 'utf8')).toMatch(/^<svg /);
-  }, 120_000);
 });
