@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {nativeBinding} from '../src/native.js';
-import {distEntry, fixtures, track} from './helpers.js';
+import {distEntry, fixtures, forNobody, nobodyEnv, track} from './helpers.js';
 
 const runs = Number(process.env.API_FUZZ_RUNS ?? 200);
 const seed = Number(process.env.API_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -36,8 +36,16 @@ type Report = {
 
 async function runSandboxed(phase: 'api' | 'native'): Promise<Report> {
   const marker = path.join(scratch, `${phase}.marker`);
-  const config = JSON.stringify({entry: distEntry, fastCheck, runs, seed, phase, marker});
-  const script = path.join(fixtures, 'api-fuzz.mjs');
+  // The sandbox runs as uid 65534: paths into the checkout as it can reach them.
+  const config = JSON.stringify({
+    entry: forNobody(distEntry),
+    fastCheck: forNobody(fastCheck),
+    runs,
+    seed,
+    phase,
+    marker,
+  });
+  const script = forNobody(path.join(fixtures, 'api-fuzz.mjs'));
   // sh stays pid 1 of the namespace (node is not init: signals reach it normally); lo is
   // brought up so that probes and listens on 127.0.0.1 / ::1 work in the empty netns.
   const child = spawn(
@@ -59,7 +67,7 @@ async function runSandboxed(phase: 'api' | 'native'): Promise<Report> {
     ],
     {
       cwd: scratch,
-      env: {...process.env, HOME: scratch, NOTIFY_SOCKET: ''},
+      env: {...nobodyEnv(), HOME: scratch, NOTIFY_SOCKET: ''},
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -1,7 +1,7 @@
 // Forks test/fixtures/pidfile-claimer.mjs (or instance.mjs) and reads its IPC messages in order.
 import {type ChildProcess, fork} from 'node:child_process';
 import path from 'node:path';
-import {fixtures, track} from './helpers.js';
+import {fixtures, forNobody, nobodyEnv, track} from './helpers.js';
 
 export type Message = Record<string, unknown>;
 
@@ -19,9 +19,12 @@ export function forkClaimer(
   options: {uid?: number; gid?: number; fixture?: string} = {},
 ): Claimer {
   const {fixture = 'pidfile-claimer.mjs', ...ids} = options;
-  const child = fork(path.join(fixtures, fixture), [JSON.stringify(config)], {
+  const script = path.join(fixtures, fixture);
+  const asOther = ids.uid !== undefined;
+  const child = fork(asOther ? forNobody(script) : script, [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     ...ids,
+    ...(asOther ? {env: nobodyEnv()} : {}),
   });
   track(child.pid);
   const queue: Message[] = [];

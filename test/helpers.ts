@@ -4,9 +4,34 @@ import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
-import {afterAll, afterEach} from 'vitest';
+import {afterAll, afterEach, inject} from 'vitest';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+Paths and file URLs into the checkout (in a path, a URL or a code string), as a child running
+as uid 65534 must name them: the checkout itself, or its view when uid 65534 cannot reach
+the checkout (test/global-setup.ts).
+*/
+export function forNobody(text: string): string {
+  const view = inject('nobodyRoot');
+  if (view === repoRoot) {
+    return text;
+  }
+
+  return text
+    .replaceAll(pathToFileURL(repoRoot).href, pathToFileURL(view).href)
+    .replaceAll(repoRoot, view);
+}
+
+/** The environment of a child running as uid 65534 (the addon override mapped to the view). */
+export function nobodyEnv(): NodeJS.ProcessEnv {
+  const addon = process.env.PORTWARDEN_ADDON_PATH;
+  return addon === undefined
+    ? process.env
+    : {...process.env, PORTWARDEN_ADDON_PATH: forNobody(addon)};
+}
 
 export type ListenerConfig = {
   kind?: 'tcp' | 'udp' | 'unix';
@@ -53,9 +78,10 @@ afterEach(() => {
 /** Starts test/fixtures/listener.mjs and resolves once it is bound. */
 export async function startListener(config: ListenerConfig = {}): Promise<Listener> {
   const {uid, gid, ...rest} = config;
-  const child = fork(path.join(fixtures, 'listener.mjs'), [JSON.stringify(rest)], {
+  const script = path.join(fixtures, 'listener.mjs');
+  const child = fork(uid === undefined ? script : forNobody(script), [JSON.stringify(rest)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    ...(uid === undefined ? {} : {uid, gid: gid ?? uid}),
+    ...(uid === undefined ? {} : {uid, gid: gid ?? uid, env: nobodyEnv()}),
   });
   track(child.pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -116,9 +142,10 @@ export const distEntry = pathToFileURL(
 
 /** Runs `code` (an ES module) with node as uid/gid 65534 (root only) and returns its JSON output. */
 export async function runAsNobody(code: string): Promise<unknown> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', forNobody(code)], {
     uid: 65_534,
     gid: 65_534,
+    env: nobodyEnv(),
     cwd: '/',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
