@@ -1,7 +1,7 @@
 // Forks test/fixtures/pidfile-claimer.mjs (or instance.mjs) and reads its IPC messages in order.
 import {type ChildProcess, fork} from 'node:child_process';
 import path from 'node:path';
-import {fixtures, forNobody, nobodyEnv, track} from './helpers.js';
+import {fixtures, forkAs, forNobody, track} from './helpers.js';
 
 export type Message = Record<string, unknown>;
 
@@ -18,13 +18,11 @@ export function forkClaimer(
   config: Record<string, unknown>,
   options: {uid?: number; gid?: number; fixture?: string} = {},
 ): Claimer {
-  const {fixture = 'pidfile-claimer.mjs', ...ids} = options;
+  const {fixture = 'pidfile-claimer.mjs', uid, gid} = options;
   const script = path.join(fixtures, fixture);
-  const asOther = ids.uid !== undefined;
-  const child = fork(asOther ? forNobody(script) : script, [JSON.stringify(config)], {
+  const child = fork(uid === undefined ? script : forNobody(script), [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    ...ids,
-    ...(asOther ? {env: nobodyEnv()} : {}),
+    ...(uid === undefined ? {} : forkAs(uid, gid)),
   });
   track(child.pid);
   const queue: Message[] = [];

@@ -33,6 +33,11 @@ export function nobodyEnv(): NodeJS.ProcessEnv {
     : {...process.env, PORTWARDEN_ADDON_PATH: forNobody(addon)};
 }
 
+/** fork() options of a child running as `uid` (node options inherited from the worker mapped). */
+export function forkAs(uid: number, gid = uid) {
+  return {uid, gid, env: nobodyEnv(), execArgv: process.execArgv.map((a) => forNobody(a))};
+}
+
 export type ListenerConfig = {
   kind?: 'tcp' | 'udp' | 'unix';
   host?: string;
@@ -81,7 +86,7 @@ export async function startListener(config: ListenerConfig = {}): Promise<Listen
   const script = path.join(fixtures, 'listener.mjs');
   const child = fork(uid === undefined ? script : forNobody(script), [JSON.stringify(rest)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    ...(uid === undefined ? {} : {uid, gid: gid ?? uid, env: nobodyEnv()}),
+    ...(uid === undefined ? {} : forkAs(uid, gid)),
   });
   track(child.pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
