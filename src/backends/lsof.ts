@@ -1,4 +1,4 @@
-import {spawnSync} from 'node:child_process';
+import {spawnSync, type SpawnSyncOptionsWithStringEncoding} from 'node:child_process';
 import {execa} from 'execa';
 import {nativeBinding} from '../native.js';
 import type {Owner, ProcessInfo, SocketEntry, SocketState} from '../types.js';
@@ -325,16 +325,26 @@ async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> 
   };
 }
 
-/** One lsof run, blocking (spawnSync) or not. */
+/**
+One lsof run, blocking. On timeout spawnSync kills lsof and stops reading its pipes; lsof
+runs in a process group of its own so that its helpers are then killed too.
+*/
 function runLsofSync(args: string[], timeoutMs: number): LsofOutcome {
-  const result = spawnSync('lsof', args, {
+  // `detached` (setsid) is honoured by spawnSync, though @types/node leaves it out.
+  const options: SpawnSyncOptionsWithStringEncoding & {detached: boolean} = {
     encoding: 'utf8',
     timeout: timeoutMs,
     killSignal: 'SIGKILL',
     maxBuffer: MAX_OUTPUT,
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    detached: true,
+  };
+  const result = spawnSync('lsof', args, options);
   const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ETIMEDOUT' || code === 'ENOBUFS') {
+    killGroup(result.pid);
+  }
+
   return {
     exitCode: result.status ?? undefined,
     signal: code === 'ETIMEDOUT' ? undefined : (result.signal ?? undefined),

@@ -181,31 +181,37 @@ describe('the lsof backend reads exit statuses exactly', () => {
     },
   );
 
-  it('probePort on a hanging lsof rejects with ETIMEDOUT, not permanent, and kills the helpers', async () => {
-    const fake = fakeLsof(`sleep 30 &\necho $! > "$(dirname "$0")/helper.pid"\nwait`);
-    const started = Date.now();
-    await expect(probePort(PORT, {backend: 'lsof', timeout: 300})).rejects.toMatchObject({
-      name: 'ProbeUnavailableError',
-      code: 'ETIMEDOUT',
-      permanent: false,
-    });
-    expect(Date.now() - started).toBeLessThan(3000);
-    const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
-    track(helper);
-    // The whole process group was killed: the helper is gone (or a zombie awaiting its reaper).
-    await until(
-      'the helper to die',
-      () => {
-        const info = processInfo(helper);
-        return info === undefined ||
-          info.name !== 'sleep' ||
-          (info as {state?: string}).state === 'Z'
-          ? true
-          : undefined;
-      },
-      3000,
-    );
-  });
+  it.each([
+    ['probePort', async () => probePort(PORT, {backend: 'lsof', timeout: 300})],
+    ['probePortSync', async () => probePortSync(PORT, {backend: 'lsof', timeout: 300})],
+  ])(
+    '%s on a hanging lsof rejects with ETIMEDOUT, not permanent, and kills the helpers',
+    async (_name, probe) => {
+      const fake = fakeLsof(`sleep 30 &\necho $! > "$(dirname "$0")/helper.pid"\nwait`);
+      const started = Date.now();
+      await expect(probe()).rejects.toMatchObject({
+        name: 'ProbeUnavailableError',
+        code: 'ETIMEDOUT',
+        permanent: false,
+      });
+      expect(Date.now() - started).toBeLessThan(3000);
+      const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
+      track(helper);
+      // The whole process group was killed: the helper is gone (or a zombie awaiting its reaper).
+      await until(
+        'the helper to die',
+        () => {
+          const info = processInfo(helper);
+          return info === undefined ||
+            info.name !== 'sleep' ||
+            (info as {state?: string}).state === 'Z'
+            ? true
+            : undefined;
+        },
+        3000,
+      );
+    },
+  );
 });
 
 describe('the lsof backend parses -F output', () => {
