@@ -46,6 +46,15 @@ export function checkOptions<T extends object>(
     throw new TypeError(`Expected the options of ${caller} to be an object, got ${show(options)}`);
   }
 
+  // A plain object (of any realm, or with a null prototype): a Map, a Date or a class
+  // instance would otherwise pass as "no options" with their entries ignored.
+  const proto: unknown = Object.getPrototypeOf(options);
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+    throw new TypeError(
+      `Expected the options of ${caller} to be a plain object, got ${show(options)}`,
+    );
+  }
+
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
       throw new TypeError(

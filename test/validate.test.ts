@@ -97,6 +97,8 @@ const commonBadOptions: BadOption[] = [
   ['tcp', TypeError, 'options', "'tcp'"],
   [42, TypeError, 'options', '42'],
   [['tcp'], TypeError, 'options', "[ 'tcp' ]"],
+  [new Map([['timeout', 0]]), TypeError, 'options', 'Map(1)'],
+  [new Date(0), TypeError, 'options', '1970-01-01'],
 ];
 
 const checkBadOptions: BadOption[] = [
@@ -125,6 +127,9 @@ const probeBadOptions: BadOption[] = [
   [{strict: true}, TypeError, "'strict'"],
 ];
 
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+
 describe('option validation', () => {
   for (const [name, call, isAsync] of portFunctions) {
     const table = name.startsWith('check') ? checkBadOptions : probeBadOptions;
@@ -136,11 +141,10 @@ describe('option validation', () => {
           expect(error.message).toContain(text);
         }
 
-        if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+        const plain = isPlainObject(options);
+        if (plain) {
           expect(error.message).toContain(Object.keys(options)[0]);
-        }
-
-        if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+        } else {
           expect(error.message).toContain(name);
         }
       });
