@@ -66,7 +66,11 @@ const connectHost = (host: string) =>
   host === '0.0.0.0' || host === '::ffff:127.0.0.1' ? '127.0.0.1' : host === '::' ? '::1' : host;
 const describeBind = (b: Bind) => `${b.host}${b.ipv6Only ? ' v6only' : ''}`;
 
-async function listenTcp(server: net.Server, port: number, b: Bind): Promise<boolean> {
+/** Runs `bind` (a listen or a bind with a callback): true once bound, false on EADDRINUSE. */
+async function bound(
+  emitter: net.Server | dgram.Socket,
+  bind: (done: () => void) => void,
+): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') {
@@ -76,31 +80,21 @@ async function listenTcp(server: net.Server, port: number, b: Bind): Promise<boo
       }
     };
 
-    server.once('error', onError);
-    server.listen({port, host: b.host, ipv6Only: b.ipv6Only ?? false, exclusive: true}, () => {
-      server.off('error', onError);
+    emitter.once('error', onError);
+    bind(() => {
+      emitter.off('error', onError);
       resolve(true);
     });
   });
 }
 
-async function bindUdp(socket: dgram.Socket, port: number, host: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') {
-        resolve(false);
-      } else {
-        reject(error);
-      }
-    };
+const listenTcp = async (server: net.Server, port: number, b: Bind) =>
+  bound(server, (done) =>
+    server.listen({port, host: b.host, ipv6Only: b.ipv6Only ?? false, exclusive: true}, done),
+  );
 
-    socket.once('error', onError);
-    socket.bind({port, address: host, exclusive: true}, () => {
-      socket.off('error', onError);
-      resolve(true);
-    });
-  });
-}
+const bindUdp = async (socket: dgram.Socket, port: number, host: string) =>
+  bound(socket, (done) => socket.bind({port, address: host, exclusive: true}, done));
 
 const udpSocket = (b: Bind) =>
   dgram.createSocket({

@@ -41,18 +41,25 @@ export type JobStatus =
       readonly pid: number | undefined;
       readonly state: string | undefined;
       readonly lastExit: string | undefined;
+      /** How many times launchd has spawned the job since it was bootstrapped. */
+      readonly runs: number | undefined;
     };
 
-/** Reads `launchctl print` output leniently (it "is NOT API"): `pid = N`, `state = X`. */
+/**
+Reads `launchctl print` output leniently (it "is NOT API"): `pid = N`, `state = X`,
+`last exit code = X`, `runs = N`.
+*/
 export function parsePrint(text: string): JobStatus {
   const pid = /^\s*pid = (\d+)\s*$/m.exec(text);
   const state = /^\s*state = ([\w -]+?)\s*$/m.exec(text);
   const lastExit = /^\s*last exit code = (.+?)\s*$/m.exec(text);
+  const runs = /^\s*runs = (\d+)\s*$/m.exec(text);
   return {
     loaded: true,
     pid: pid ? Number(pid[1]) : undefined,
     state: state?.[1],
     lastExit: lastExit?.[1],
+    runs: runs ? Number(runs[1]) : undefined,
   };
 }
 
@@ -265,7 +272,7 @@ class Job {
       await this.verb('kickstart', ['kickstart', this.target]);
     }
 
-    return this.awaitUp(previousPid);
+    return this.awaitUp(previousPid, 0); // a new bootstrap: launchd counts runs from 0
   }
 
   private async bootstrap(job: JobFile): Promise<void> {
@@ -335,8 +342,15 @@ class Job {
     rmSync(shaFileOf(this.spec.plist), {force: true});
   }
 
-  /** Waits for a new pid in `print`, then (with a port) for it or a descendant to listen. */
-  async awaitUp(previousPid: number | undefined): Promise<ServiceResult> {
+  /**
+  Waits for a new pid in `print`, then (with a port) for it or a descendant to listen. A job
+  whose `runs` count passed `runsBefore` with no pid left ran and exited between two polls:
+  reported at once, not at the timeout.
+  */
+  async awaitUp(
+    previousPid: number | undefined,
+    runsBefore: number | undefined,
+  ): Promise<ServiceResult> {
     const t0 = performance.now();
     const deadline = t0 + this.o.timeout;
     let pid: number | undefined;
@@ -347,6 +361,20 @@ class Job {
       if (s.loaded && s.pid !== undefined && s.pid !== previousPid) {
         pid = s.pid;
         break;
+      }
+
+      if (
+        s.loaded &&
+        s.pid === undefined &&
+        s.runs !== undefined &&
+        runsBefore !== undefined &&
+        s.runs > runsBefore
+      ) {
+        const port =
+          this.spec.port === undefined ? '' : ` before listening on port ${this.spec.port}`;
+        const message = `${this.target}: the job's process exited${port} (${describeStatus(s)})`;
+        this.trail.add('running', performance.now() - t0, {detail: message, failed: true});
+        throw this.trail.error('EXITED', message);
       }
 
       if (performance.now() >= deadline) {
@@ -425,7 +453,7 @@ class Job {
   /** kickstart -k: launchd kills the running instance and starts it again from the loaded plist. */
   async kickstart(before: JobStatus & {loaded: true}): Promise<ServiceResult> {
     await this.verb('kickstart', ['kickstart', '-k', this.target]);
-    return this.awaitUp(before.pid);
+    return this.awaitUp(before.pid, before.runs);
   }
 }
 
@@ -474,7 +502,7 @@ export async function launchdService(
       if (action === 'start' && before.loaded) {
         // Already loaded: start is a bootstrap no-op; make sure it runs and listens.
         await job.verb('kickstart', ['kickstart', job.target]);
-        return await job.awaitUp(undefined);
+        return await job.awaitUp(undefined, before.runs);
       }
 
       await job.stop(before, plistFile, false);

@@ -335,7 +335,19 @@ describe('launchd: start, stop, restart', () => {
     const error = await rejection(startService(j.spec, {timeout: 10_000}));
     expect(['EXITED', 'CRASH_LOOP']).toContain(error.code);
     expect(error.message).toContain('exited before listening');
-    expect(error.steps.at(-1)).toMatchObject({step: 'listening', failed: true});
+    // 'running' when it exited before a print showed its pid, 'listening' after.
+    expect(['running', 'listening']).toContain(error.steps.at(-1)?.step);
+    expect(error.steps.at(-1)).toMatchObject({failed: true});
+  });
+
+  test('a job that exits before any print shows its pid is reported at once, not at the timeout', async () => {
+    const j = await job([], {ProgramArguments: ['/bin/sh', '-c', 'exit 3']});
+    const started = Date.now();
+    const error = await rejection(startService(j.spec, {timeout: 20_000}));
+    expect(error.code).toBe('EXITED');
+    expect(error.message).toContain('exited before listening');
+    expect(error.message).toContain('last exit code 3');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   test('start refuses to bootstrap while a stranger holds the port', async () => {

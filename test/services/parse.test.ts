@@ -42,6 +42,7 @@ describe('parsePrint', () => {
       '\tstate = running',
       '',
       '\tprogram = /usr/local/bin/node',
+      '\truns = 3',
       '\tpid = 4711',
       '\tlast exit code = (never exited)',
       '}',
@@ -51,12 +52,14 @@ describe('parsePrint', () => {
       pid: 4711,
       state: 'running',
       lastExit: '(never exited)',
+      runs: 3,
     });
     expect(parsePrint('x = {\n\tstate = not running\n}')).toEqual({
       loaded: true,
       pid: undefined,
       state: 'not running',
       lastExit: undefined,
+      runs: undefined,
     });
   });
 });
