@@ -4,7 +4,7 @@ import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
-import {afterAll, afterEach, inject} from 'vitest';
+import {afterAll, afterEach, inject, onTestFinished} from 'vitest';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,10 +102,16 @@ export async function startListener(config: ListenerConfig = {}): Promise<Listen
   return {child, exited, ...message};
 }
 
-/** A temporary directory removed after the test file. */
+/** A temporary directory removed when the test that made it ends (or after the file). */
 export function tempDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'portwarden-test-'));
-  afterEach(() => rmSync(dir, {recursive: true, force: true}));
+  const remove = () => rmSync(dir, {recursive: true, force: true});
+  try {
+    onTestFinished(remove); // inside a test
+  } catch {
+    afterAll(remove); // at file or describe level
+  }
+
   return dir;
 }
 
