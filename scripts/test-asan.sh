@@ -33,7 +33,7 @@ if [ "$(uname -s)" != Linux ]; then
 fi
 
 [ "${SKIP_ASAN_BUILD:-}" = 1 ] || bash scripts/build-asan.sh
-npx tsc -p tsconfig.build.json # dist/, which child processes of the tests import
+npm run build:ts # dist/, which child processes of the tests import
 
 addon=$root/build-asan/build/Release/portwarden.node
 logs=$root/build-asan/logs

@@ -97,23 +97,19 @@ describe('raw addon functions and typed-array views', () => {
   // Error ("Invalid argument") from napi_get_buffer_info instead of a TypeError.
   it('refuse DataView and non-Uint8Array views with a TypeError', () => {
     const b = nativeBinding()!;
+    type Fn = (...args: unknown[]) => unknown;
+    const raw = b as unknown as Record<string, unknown>;
     const views = [
       new DataView(new ArrayBuffer(8)),
       new Float64Array(2),
       new Uint16Array(3),
       new Int8Array(4),
     ];
-    const functions: Array<[string, (...args: unknown[]) => unknown]> = [
+    const functions: Array<[string, Fn]> = [
       ...Object.getOwnPropertyNames(b)
-        .filter((k) => k !== 'bootId' && typeof (b as Record<string, unknown>)[k] === 'function')
-        .map((k): [string, (...args: unknown[]) => unknown] => [
-          k,
-          (b as unknown as Record<string, (...args: unknown[]) => unknown>)[k]!.bind(b),
-        ]),
-      ...Object.entries(b.testing).map(([k, f]): [string, (...args: unknown[]) => unknown] => [
-        `testing.${k}`,
-        f as (...args: unknown[]) => unknown,
-      ]),
+        .filter((k) => k !== 'bootId' && typeof raw[k] === 'function')
+        .map((k): [string, Fn] => [k, (raw[k] as Fn).bind(b)]),
+      ...Object.entries(b.testing).map(([k, f]): [string, Fn] => [`testing.${k}`, f as Fn]),
     ];
     for (const [name, fn] of functions) {
       for (const view of views) {

@@ -1,7 +1,6 @@
 // Forks test/fixtures/pidfile-claimer.mjs (or instance.mjs) and reads its IPC messages in order.
-import {type ChildProcess, fork} from 'node:child_process';
-import path from 'node:path';
-import {fixtures, forkAs, forNobody, track} from './helpers.js';
+import type {ChildProcess} from 'node:child_process';
+import {forkFixture, track} from './helpers.js';
 
 export type Message = Record<string, unknown>;
 
@@ -18,12 +17,8 @@ export function forkClaimer(
   config: Record<string, unknown>,
   options: {uid?: number; gid?: number; fixture?: string} = {},
 ): Claimer {
-  const {fixture = 'pidfile-claimer.mjs', uid, gid} = options;
-  const script = path.join(fixtures, fixture);
-  const child = fork(uid === undefined ? script : forNobody(script), [JSON.stringify(config)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    ...(uid === undefined ? {} : forkAs(uid, gid)),
-  });
+  const {fixture = 'pidfile-claimer.mjs', ...ids} = options;
+  const child = forkFixture(fixture, [JSON.stringify(config)], ids);
   track(child.pid);
   const queue: Message[] = [];
   const waiters: Array<{resolve: (m: Message) => void; reject: (e: Error) => void}> = [];

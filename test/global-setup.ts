@@ -5,7 +5,7 @@
 // a hard-linked copy (a plain copy across filesystems) in a fresh world-traversable temporary
 // directory, made once per run and removed at the end. Tests map paths with `forNobody`.
 import {execFileSync, spawnSync} from 'node:child_process';
-import {chmodSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
+import {chmodSync, existsSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -40,12 +40,14 @@ export default function setup(project: TestProject): (() => void) | undefined {
 
   const view = mkdtempSync(path.join(tmpdir(), 'portwarden-view-'));
   chmodSync(view, 0o755);
-  const parts = VIEW.filter((p) => spawnSync('test', ['-e', path.join(root, p)]).status === 0);
+  const parts = VIEW.filter((p) => existsSync(path.join(root, p)));
   try {
     execFileSync('cp', ['-al', '--parents', ...parts, view], {cwd: root, stdio: 'pipe'});
   } catch {
-    rmSync(view, {recursive: true, force: true});
-    mkdirSync(view, {mode: 0o755});
+    for (const part of parts) {
+      rmSync(path.join(view, part), {recursive: true, force: true});
+    }
+
     execFileSync('cp', ['-a', '--parents', ...parts, view], {cwd: root, stdio: 'pipe'});
   }
 

@@ -1,4 +1,4 @@
-import {type ChildProcess, fork, spawn} from 'node:child_process';
+import {type ChildProcess, fork, spawn, type StdioOptions} from 'node:child_process';
 import {chmodSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
@@ -33,9 +33,28 @@ export function nobodyEnv(): NodeJS.ProcessEnv {
     : {...process.env, PORTWARDEN_ADDON_PATH: forNobody(addon)};
 }
 
-/** fork() options of a child running as `uid` (node options inherited from the worker mapped). */
-export function forkAs(uid: number, gid = uid) {
-  return {uid, gid, env: nobodyEnv(), execArgv: process.execArgv.map((a) => forNobody(a))};
+/**
+Forks test/fixtures/`name` with an IPC channel; with `uid`, as that user, through the paths,
+environment and node options (those of the worker) that it can reach.
+*/
+export function forkFixture(
+  name: string,
+  args: string[],
+  ids: {uid?: number; gid?: number} = {},
+): ChildProcess {
+  const script = path.join(fixtures, name);
+  const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc'];
+  if (ids.uid === undefined) {
+    return fork(script, args, {stdio});
+  }
+
+  return fork(forNobody(script), args, {
+    stdio,
+    uid: ids.uid,
+    gid: ids.gid ?? ids.uid,
+    env: nobodyEnv(),
+    execArgv: process.execArgv.map((a) => forNobody(a)),
+  });
 }
 
 export type ListenerConfig = {
@@ -83,11 +102,7 @@ afterEach(() => {
 /** Starts test/fixtures/listener.mjs and resolves once it is bound. */
 export async function startListener(config: ListenerConfig = {}): Promise<Listener> {
   const {uid, gid, ...rest} = config;
-  const script = path.join(fixtures, 'listener.mjs');
-  const child = fork(uid === undefined ? script : forNobody(script), [JSON.stringify(rest)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    ...(uid === undefined ? {} : forkAs(uid, gid)),
-  });
+  const child = forkFixture('listener.mjs', [JSON.stringify(rest)], {uid, gid});
   track(child.pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const message = await new Promise<{pid: number; port: number; path?: string; holderPid?: number}>(
