@@ -93,7 +93,8 @@ function installAndProbe(tarball: string, name: string, env: NodeJS.ProcessEnv) 
 		import net from 'node:net';
 		import {probePortSync} from 'portwarden';
 		const server = net.createServer().listen(0, '127.0.0.1', () => {
-			const report = probePortSync(server.address().port);
+			// The listener only: a TIME_WAIT another test left on a reused port has no owner.
+			const report = probePortSync(server.address().port, {states: 'listen'});
 			console.log(JSON.stringify({backend: report.backend, pids: report.sockets.flatMap((s) => s.owner.processes.map((p) => p.pid)), self: process.pid}));
 			server.close();
 		});`;
