@@ -8,6 +8,7 @@ import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {readPidFile} from '../src/index.js';
 import {fixtures, sleep, startListener, tempDir, track} from './helpers.js';
+import {testPort} from './ports.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'dist', 'bin.js');
@@ -154,12 +155,7 @@ describe('bash restart wrapper', () => {
   it('restarts a draining server without EADDRINUSE, where the naive wrapper fails', async () => {
     const dir = tempDir();
     const wrapper = path.join(fixtures, 'restart-wrapper.sh');
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, () => {
-        const {port: p} = s.address() as net.AddressInfo;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = testPort();
     const server = [
       process.execPath,
       path.join(fixtures, 'listener.mjs'),

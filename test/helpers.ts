@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {afterAll, afterEach, inject, onTestFinished} from 'vitest';
+import {testPort} from './ports.js';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -99,9 +100,16 @@ afterEach(() => {
   spawned.clear();
 });
 
-/** Starts test/fixtures/listener.mjs and resolves once it is bound. */
+/**
+Starts test/fixtures/listener.mjs and resolves once it is bound (a TCP or UDP listener without
+a `port` on a `testPort()`).
+*/
 export async function startListener(config: ListenerConfig = {}): Promise<Listener> {
   const {uid, gid, ...rest} = config;
+  if (rest.kind !== 'unix' && rest.port === undefined) {
+    rest.port = testPort();
+  }
+
   const child = forkFixture('listener.mjs', [JSON.stringify(rest)], {uid, gid});
   track(child.pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

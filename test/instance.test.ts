@@ -6,6 +6,7 @@ import {claimInstance, type IsAlive, processInfo, readPidFile} from '../src/inde
 import {type Claimer, forkClaimer} from './claimer.js';
 import {aliveByPing} from './fixtures/ping.mjs';
 import {numberedDirs, startListener} from './helpers.js';
+import {testPort} from './ports.js';
 
 const dir = numberedDirs('portwarden-instance-');
 const self = processInfo(process.pid)!;
@@ -25,21 +26,12 @@ async function claimIn(c: Claimer): Promise<Record<string, unknown>> {
 
 const isAlive: IsAlive = aliveByPing();
 
-/** A TCP port that is free right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const {port} = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('claimInstance', () => {
   it('owns a free PID file, records its service, and release removes both', async () => {
     const pidFile = path.join(dir(), 'svc.pid');
+    const port = testPort();
     const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const {port} = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     try {
       const r = await claimInstance({pidFile, port, data: {version: 1}});
       expect(r.role).toBe('owner');
@@ -162,7 +154,7 @@ describe('claimInstance', () => {
 
   it('4 concurrent callers replace one hung holder: one owner, the others see it alive', async () => {
     const pidFile = path.join(dir(), 'four-hung.pid');
-    const port = await freePort();
+    const port = testPort();
     const config = {pidFile, port, aliveTimeout: 500, replaceHung: true, forceAfter: 200};
     const hung = service(config);
     await ready(hung);

@@ -17,6 +17,7 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {checkPortSync, type PortStatus} from '../src/index.js';
 import {fixtures, track} from './helpers.js';
+import {testPort} from './ports.js';
 
 const SCENARIOS = Number(process.env.ORACLE_SCENARIOS ?? 600);
 const SEED = Number(process.env.ORACLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -118,19 +119,6 @@ async function canBind(protocol: 'tcp' | 'udp', port: number, host: string): Pro
   const ok = await bindUdp(socket, port, host);
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return ok;
-}
-
-/** A port free for TCP and UDP on every address right now. */
-async function freshPort(): Promise<number> {
-  for (;;) {
-    const server = net.createServer();
-    await listenTcp(server, 0, {host: '::'});
-    const {port} = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    if ((await canBind('udp', port, '::')) && (await canBind('udp', port, '0.0.0.0'))) {
-      return port;
-    }
-  }
 }
 
 class Helper {
@@ -368,7 +356,7 @@ describe.runIf(process.platform === 'linux')('probe vs bind oracle', () => {
     const kinds = new Map<string, number>();
     const verdicts = {free: 0, busy: 0, unknown: 0};
     for (let n = 0; n < SCENARIOS; n++) {
-      const port = await freshPort();
+      const port = testPort();
       const s = await build(port, rng);
       const scenario = s.description.join(', ') || '(nothing)';
       for (const part of s.description) {

@@ -9,6 +9,7 @@ import {
   type SocketEntry,
 } from '../src/index.js';
 import {distEntry, type Listener, runAsNobody, startListener} from './helpers.js';
+import {testPort} from './ports.js';
 import {canListen, listenEntries, pidsOf, timeWaitOnListenerPort, until} from './sockets.js';
 
 type Case = {
@@ -293,7 +294,7 @@ describe('a connected UDP socket', () => {
   it('is ESTABLISHED and still counts as busy', async () => {
     const dgram = await import('node:dgram');
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(testPort(), '127.0.0.1', resolve));
     await new Promise<void>((resolve) => socket.connect(9, '127.0.0.1', resolve));
     try {
       const port = socket.address().port;

@@ -11,10 +11,10 @@
 // The child runs with a fixed young generation (--max-semi-space-size=1), so that V8 does
 // not grow its heap during the run; growth then means memory the addon did not give back.
 import {spawn} from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {distEntry, fixtures, startListener, tempDir, track} from './helpers.js';
+import {testPort} from './ports.js';
 
 type Quantiles = {p50: number; p99: number; p999: number; max: number};
 type Figures = Quantiles & {calls: number; seconds: number; cpu: Quantiles};
@@ -24,15 +24,6 @@ type Report = {
   after: {rss: number; fds: number};
   durations: Record<string, Figures>;
 };
-
-/** A port nothing listens on right now (bound and closed again). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const {port} = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const MiB = 1024 * 1024;
 const scale = Number(process.env.SOAK_SCALE ?? 1);
@@ -61,7 +52,7 @@ describe.runIf(process.platform === 'linux')('soak', () => {
       entry: distEntry,
       port: l.port,
       pid: l.pid,
-      freePort: await freePort(),
+      freePort: testPort(),
       unixPath: u.path,
       counts,
     };

@@ -1,5 +1,4 @@
 import {readFileSync} from 'node:fs';
-import net from 'node:net';
 import {afterEach, describe, expect, it} from 'vitest';
 import {
   checkPortSync,
@@ -13,6 +12,7 @@ import {
   type TerminateAggregateError,
 } from '../src/index.js';
 import {bindServer, distEntry, runAsNobody, sleep, spawnNode, startListener} from './helpers.js';
+import {testPort} from './ports.js';
 
 /** Running (a zombie, exited but not yet reaped by us, is not). */
 const alive = (pid: number) => {
@@ -121,9 +121,7 @@ describe('freePort', () => {
   });
 
   it('on a free port resolves with nothing signalled', async () => {
-    const server = await bindServer(0);
-    const {port} = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
+    const port = testPort();
     await expect(freePort(port)).resolves.toEqual([]);
   });
 
@@ -137,8 +135,8 @@ describe('freePort', () => {
   });
 
   it('refuses to stop its own listener (this process)', async () => {
-    const server = await bindServer(0);
-    const {port} = server.address() as net.AddressInfo;
+    const port = testPort();
+    const server = await bindServer(port);
     try {
       const error = await rejection(freePort(port, {signal: 'SIGCONT', forceAfter: false}));
       expect(error.errors[0]).toMatchObject({code: 'ERR_PROTECTED_PROCESS', pid: process.pid});

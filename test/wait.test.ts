@@ -1,5 +1,4 @@
 import type {ChildProcess} from 'node:child_process';
-import net from 'node:net';
 import {Worker} from 'node:worker_threads';
 import {afterEach, describe, expect, it} from 'vitest';
 import {
@@ -18,15 +17,7 @@ import {
 } from '../src/index.js';
 import {nativeBinding} from '../src/native.js';
 import {bindServer, distEntry, sleep, spawnNode, startListener, track} from './helpers.js';
-
-/** A port nothing listens on right now. */
-async function unusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  const {port} = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import {testPort} from './ports.js';
 
 const exited = async (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null
@@ -35,7 +26,7 @@ const exited = async (child: ChildProcess) =>
 
 describe('waitForPortFree', () => {
   it('resolves at once on a free port', async () => {
-    const port = await unusedPort();
+    const port = testPort();
     const result = await waitForPortFree(port);
     expect(result).toMatchObject({port, backend: 'native'});
     expect(result.elapsedMs).toBeLessThan(100);
@@ -72,8 +63,8 @@ describe('waitForPortFree', () => {
   });
 
   it('sees a listener closed by a process that keeps running (no exit to wait for)', async () => {
-    const server = await bindServer(0);
-    const {port} = server.address() as net.AddressInfo;
+    const port = testPort();
+    const server = await bindServer(port);
     setTimeout(() => server.close(), 150);
     const result = await waitForPortFree(port, {timeout: 3000});
     expect(result.elapsedMs).toBeGreaterThan(100);
@@ -129,7 +120,7 @@ describe('waitForPortFree', () => {
   });
 
   it('rejects ProbeUnavailableError when the port cannot be probed at all', async () => {
-    const port = await unusedPort();
+    const port = testPort();
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
@@ -153,7 +144,7 @@ describe('waitForPortFree', () => {
 
 describe('waitForListening', () => {
   it('resolves with the owner of a child that binds late', async () => {
-    const port = await unusedPort();
+    const port = testPort();
     const child = spawnNode(
       `setTimeout(() => require('net').createServer().listen(${port}), 300); setInterval(() => {}, 1000);`,
     );
@@ -165,7 +156,7 @@ describe('waitForListening', () => {
   });
 
   it('accepts a listener held by a descendant of pid', async () => {
-    const port = await unusedPort();
+    const port = testPort();
     const child = spawnNode(
       `const c = require('child_process').spawn(process.execPath, ['-e', "require('net').createServer().listen(${port}); setInterval(() => {}, 1000)"], {stdio: 'ignore'}); process.on('SIGTERM', () => { c.kill('SIGKILL'); process.exit(); }); setInterval(() => {}, 1000);`,
     );
@@ -178,7 +169,7 @@ describe('waitForListening', () => {
   });
 
   it('rejects within a few hundred ms when pid exits before binding', async () => {
-    const port = await unusedPort();
+    const port = testPort();
     const child = spawnNode('setTimeout(() => process.exit(3), 100)');
     let exitedAt = Number.NaN;
     child.once('exit', () => (exitedAt = performance.now()));
@@ -198,7 +189,7 @@ describe('waitForListening', () => {
     const child = spawnNode('');
     await exited(child);
     await sleep(20);
-    await expect(waitForListening(await unusedPort(), {pid: child.pid})).rejects.toMatchObject({
+    await expect(waitForListening(testPort(), {pid: child.pid})).rejects.toMatchObject({
       name: 'NotListeningError',
       reason: 'exited',
     });
@@ -220,7 +211,7 @@ describe('waitForListening', () => {
     const l = await startListener();
     const entry = await waitForListening(l.port);
     expect(entry.owner).toMatchObject({status: 'found', processes: [{pid: l.pid}]});
-    const port = await unusedPort();
+    const port = testPort();
     await expect(waitForListening(port, {timeout: 100})).rejects.toThrow(
       `Port ${port} is not listening after 100 ms; no listening socket seen`,
     );
@@ -230,9 +221,7 @@ describe('waitForListening', () => {
     const reason = new Error('aborted');
     const controller = new AbortController();
     setTimeout(() => controller.abort(reason), 50);
-    await expect(waitForListening(await unusedPort(), {signal: controller.signal})).rejects.toBe(
-      reason,
-    );
+    await expect(waitForListening(testPort(), {signal: controller.signal})).rejects.toBe(reason);
   });
 });
 

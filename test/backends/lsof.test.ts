@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import {packageRoot} from '../../src/native.js';
 import {startListener, track} from '../helpers.js';
+import {testPort} from '../ports.js';
 import {connectAccepted, until} from '../sockets.js';
 
 const originalPath = process.env.PATH!;
@@ -403,10 +404,10 @@ describe('the real lsof', () => {
 describe("backend 'auto'", () => {
   it('uses the addon when it is loaded and never runs lsof', async () => {
     const fake = fakeLsof('exit 2');
+    const port = testPort();
     const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     onTestFinished(async () => new Promise<void>((resolve) => server.close(() => resolve())));
-    const port = (server.address() as net.AddressInfo).port;
     expect(probePortSync(port).backend).toBe('native');
     expect((await checkPort(port)).backend).toBe('native');
     expect(fake.calls()).toBe(0);

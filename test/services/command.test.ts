@@ -12,8 +12,9 @@ import {
   type ServiceResult,
 } from '../../src/index.js';
 import {sleep, startListener, tempDir, track} from '../helpers.js';
+import {testPort} from '../ports.js';
 import {events, listenerPid, rejection} from './helpers.js';
-import {fixtures, freeTcpPort} from './systemd-manager.js';
+import {fixtures} from './systemd-manager.js';
 
 const server = path.join(fixtures, 'service-server.mjs');
 
@@ -31,7 +32,7 @@ const tracked = <T extends ServiceResult>(r: T): T => {
 
 async function drainingDaemon(extra: string[] = [], drainMs = 300) {
   const dir = tempDir();
-  const port = await freeTcpPort();
+  const port = testPort();
   const pidFile = path.join(dir, 'd.pid');
   const eventsFile = path.join(dir, 'events');
   const spec: CommandServiceSpec = {
@@ -206,7 +207,7 @@ describe('command services', () => {
   });
 
   test('a start command that fails is EXITED with its code; a missing one is NOT_INSTALLED', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const failed = await rejection(
       startService({manager: 'command', stop: ['true'], start: ['sh', '-c', 'exit 3'], port}),
     );

@@ -15,8 +15,9 @@ import {
   type LaunchdServiceSpec,
 } from '../../src/index.js';
 import {startListener, track} from '../helpers.js';
+import {testPort} from '../ports.js';
 import {events, listenerPid, rejection, stepNames} from './helpers.js';
-import {fixtures, freeTcpPort, median} from './systemd-manager.js';
+import {fixtures, median} from './systemd-manager.js';
 
 const real = process.env.PORTWARDEN_REAL_LAUNCHCTL === '1';
 const simulated = !real;
@@ -72,7 +73,7 @@ async function job(
   keys: Record<string, unknown> = {},
   port?: number,
 ): Promise<Job> {
-  const p = port ?? (await freeTcpPort());
+  const p = port ?? testPort();
   const label = `dev.portwarden.test.${process.pid}.${++counter}`;
   const plist = path.join(work, `${label}.plist`);
   const events = path.join(work, `${label}.events`);

@@ -1,7 +1,6 @@
 // A private systemd user manager for the tests (scripts/systemd-user.sh), and unit files.
 import {execFileSync} from 'node:child_process';
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
@@ -143,18 +142,6 @@ export function serverExec(args: Array<string | number>): string {
   const quote = (a: string) =>
     `"${a.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('%', '%%').replaceAll('$', '$$$$')}"`;
   return `ExecStart=${argv.map(quote).join(' ')}`;
-}
-
-/** A TCP port that was free a moment ago (the kernel's next ephemeral one). */
-export async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const {port} = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Ensures dist/ exists: unit ExecStart scripts import dist/index.js for notifyReady. */

@@ -7,10 +7,10 @@ import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
 import {checkPort, probePort, restartService, startService, stopService} from '../../src/index.js';
 import type {ServiceResult} from '../../src/index.js';
 import {startListener} from '../helpers.js';
+import {testPort} from '../ports.js';
 import {events, rejection, stepNames} from './helpers.js';
 import {
   ensureDist,
-  freeTcpPort,
   installUnit,
   type Manager,
   median,
@@ -68,7 +68,7 @@ afterEach(() => {
 
 describe.runIf(linux)('systemd: restart', () => {
   test('restartService waits for the new MainPID to listen; `systemctl restart` alone returns before', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('slow', {
       service: [serverExec(['--port', port, '--drain-ms', 300, '--start-delay-ms', 1000])],
     });
@@ -104,7 +104,7 @@ describe.runIf(linux)('systemd: restart', () => {
   });
 
   test('a crash-looping unit is reported early, with the trail', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('crashloop', {
       unit: ['StartLimitIntervalSec=60', 'StartLimitBurst=50'],
       service: [serverExec(['--port', port, '--crash']), 'Restart=always', 'RestartSec=200ms'],
@@ -122,7 +122,7 @@ describe.runIf(linux)('systemd: restart', () => {
   });
 
   test('start-limit-hit is detected, never looped into; resetFailed resets once', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const flag = path.join(tmpdir(), `pw-crash-flag-${process.pid}`);
     writeFileSync(flag, '');
     const name = unit('startlimit', {
@@ -176,7 +176,7 @@ describe.runIf(linux)('systemd: restart', () => {
   });
 
   test('a unit that is active but never listens on the port times out with NOT_LISTENING', async () => {
-    const [port, other] = [await freeTcpPort(), await freeTcpPort()];
+    const [port, other] = [testPort(), testPort()];
     const name = unit('wrongport', {service: [serverExec(['--port', other])]});
     const error = await rejection(
       restartService({manager: 'systemd', unit: name, port}, {timeout: 1500}),
@@ -186,7 +186,7 @@ describe.runIf(linux)('systemd: restart', () => {
   });
 
   test('without a port, restart waits for the unit to be active', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('noport', {service: [serverExec(['--port', port])]});
     const result = await restartService({manager: 'systemd', unit: name});
     expect(stepNames(result)).toEqual(['status', 'restart', 'active']);
@@ -196,7 +196,7 @@ describe.runIf(linux)('systemd: restart', () => {
 
 describe.runIf(linux)('systemd: Type=notify and notifyReady()', () => {
   test('the job completes only after READY=1 from the listen callback', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('notify', {
       service: [
         'Type=notify',
@@ -217,7 +217,7 @@ describe.runIf(linux)('systemd: Type=notify and notifyReady()', () => {
   });
 
   test('a notify unit that never sends READY=1 fails the start', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('nonotify', {
       service: ['Type=notify', 'TimeoutStartSec=1s', serverExec(['--port', port])],
     });
@@ -230,7 +230,7 @@ describe.runIf(linux)('systemd: Type=notify and notifyReady()', () => {
 
 describe.runIf(linux)('systemd: stop', () => {
   test('stop proves the port free after a draining shutdown', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('drainstop', {service: [serverExec(['--port', port, '--drain-ms', 300])]});
     const spec = {manager: 'systemd', unit: name, port} as const;
     const started = await startService(spec);
@@ -242,7 +242,7 @@ describe.runIf(linux)('systemd: stop', () => {
   });
 
   test('a copy started by hand is reported as a stray, and terminated only with killStrays', async () => {
-    const port = await freeTcpPort();
+    const port = testPort();
     const name = unit('stray', {service: [serverExec(['--port', port])]});
     const spec = {manager: 'systemd', unit: name, port} as const;
     const stray = await startListener({port});
@@ -343,7 +343,7 @@ describe.runIf(linux)('systemd: reliability', () => {
   /** A unit running a draining server that logs its events, for `hammer(label, ...)`. */
   async function drainingUnit(label: string) {
     mkdirScratch();
-    const port = await freeTcpPort();
+    const port = testPort();
     const eventsFile = path.join(scratch, `${label}-spec.events`);
     const name = unit(`reliability-${label}`, {
       // 100 restarts in a row would hit the default start limit (5 starts in 10 s,
