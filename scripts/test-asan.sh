@@ -21,7 +21,7 @@
 #                         (a simulated bootout delay) that the slowdown breaks.
 #   test/bench.test.ts    a benchmark that spawns lsof, ss and others hundreds of times:
 #                         over its 2-minute timeout under the sanitizer.
-# Environment: SKIP_FUZZ=1 skips the fuzzing step; FUZZ_SECONDS (default 30 here) is passed
+# Environment: SKIP_FUZZ=1 skips the fuzzing step; FUZZ_SECONDS (default 60) is passed
 # to fuzz.sh; SKIP_ASAN_BUILD=1 reuses build-asan/; arguments go to vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +89,7 @@ if [ "$status" -ne 0 ]; then
 fi
 echo "test:asan: the suite passed under AddressSanitizer + UBSan with no report"
 
-# The fuzzers: 30 s each in this run (7 harnesses: about 4 minutes with the builds).
+# The fuzzers: 60 s each (7 harnesses: about 7.5 minutes with the builds).
 if [ "${SKIP_FUZZ:-}" != 1 ]; then
-	FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh
+	FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh
 fi
