@@ -89,8 +89,12 @@ class CommandService {
     if (pid === undefined) {
       const e = await exited;
       const message = `Cannot run the start command ${file}: ${e.code ?? 'spawn failed'}${e.code === 'ENOENT' ? ' (not found on PATH)' : ''}`;
-      this.trail.add('start', performance.now() - t0, {detail: message, failed: true});
-      throw this.trail.error(e.code === 'ENOENT' ? 'NOT_INSTALLED' : 'COMMAND_FAILED', message);
+      throw this.trail.fail(
+        'start',
+        t0,
+        e.code === 'ENOENT' ? 'NOT_INSTALLED' : 'COMMAND_FAILED',
+        message,
+      );
     }
 
     subprocess.unref();

@@ -38,10 +38,12 @@ export async function proveFree(
         wrapped.code === 'PORT_BUSY'
           ? `Port ${port} is still held ${o.timeout} ms after the stop: ${describeHolders(wrapped.blockers ?? [])}; nothing was signalled (forceAfter: false)`
           : wrapped.message;
-      trail.add('port-free', performance.now() - t0, {detail: message, failed: true});
       throw wrapped.code === 'PORT_BUSY'
-        ? trail.error('PORT_BUSY', message, {blockers: wrapped.blockers ?? [], cause: error})
-        : wrapped;
+        ? trail.fail('port-free', t0, 'PORT_BUSY', message, {
+            blockers: wrapped.blockers ?? [],
+            cause: error,
+          })
+        : trail.failWith('port-free', t0, wrapped);
     }
   }
 
@@ -67,9 +69,7 @@ export async function proveFree(
     trail.add('port-free', performance.now() - t0, {detail});
     return detail;
   } catch (error) {
-    const wrapped = trail.wrap(error);
-    trail.add('port-free', performance.now() - t0, {detail: wrapped.message, failed: true});
-    throw wrapped;
+    throw trail.failWith('port-free', t0, error);
   }
 }
 
@@ -98,8 +98,9 @@ export async function refuseIfBusy(
     message = `Refusing to start ${what}: cannot tell whether port ${port} is free (${status.reason})`;
   }
 
-  trail.add('port-check', performance.now() - t0, {detail: message, failed: true});
-  throw trail.error(
+  throw trail.fail(
+    'port-check',
+    t0,
     status.status === 'busy' ? 'PORT_BUSY' : 'PROBE_UNAVAILABLE',
     message,
     status.status === 'busy' ? {blockers} : undefined,

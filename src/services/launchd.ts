@@ -229,8 +229,7 @@ class Job {
 
       if (performance.now() - t0 >= budget) {
         const message = `launchd still has ${this.target} (${describeStatus(s)}) ${Math.round(performance.now() - t0)} ms after bootout`;
-        this.trail.add('unloaded', performance.now() - t0, {detail: message, failed: true});
-        throw this.trail.error('NOT_UNLOADED', message);
+        throw this.trail.fail('unloaded', t0, 'NOT_UNLOADED', message);
       }
 
       await sleep(PRINT_POLL_MS, this.o.signal);
@@ -248,12 +247,7 @@ class Job {
 
     if (this.o.forceAfter === false) {
       const message = `pid ${identity.pid} is still running ${grace} ms after launchd unloaded the job`;
-      this.trail.add('old-exit', performance.now() - t0, {
-        pid: identity.pid,
-        detail: message,
-        failed: true,
-      });
-      throw this.trail.error('PORT_BUSY', message);
+      throw this.trail.fail('old-exit', t0, 'PORT_BUSY', message, undefined, {pid: identity.pid});
     }
 
     // It escaped launchd (AbandonProcessGroup, or a reparented child): kill it.
@@ -315,12 +309,7 @@ class Job {
 
       if (performance.now() + pause > deadline) {
         const message = `launchctl bootstrap ${this.domain} ${this.spec.plist} kept failing for ${Math.round(performance.now() - t0)} ms (${retries + 1} attempts, last ${describeExit(r)})`;
-        this.trail.add('bootstrap', performance.now() - t0, {
-          retries,
-          detail: message,
-          failed: true,
-        });
-        throw this.trail.error('BOOTSTRAP_FAILED', message);
+        throw this.trail.fail('bootstrap', t0, 'BOOTSTRAP_FAILED', message, undefined, {retries});
       }
 
       retries++;
@@ -373,14 +362,12 @@ class Job {
         const port =
           this.spec.port === undefined ? '' : ` before listening on port ${this.spec.port}`;
         const message = `${this.target}: the job's process exited${port} (${describeStatus(s)})`;
-        this.trail.add('running', performance.now() - t0, {detail: message, failed: true});
-        throw this.trail.error('EXITED', message);
+        throw this.trail.fail('running', t0, 'EXITED', message);
       }
 
       if (performance.now() >= deadline) {
         const message = `${this.target} has no new process ${this.o.timeout} ms after the start (${describeStatus(s)})`;
-        this.trail.add('running', performance.now() - t0, {detail: message, failed: true});
-        throw this.trail.error(s.loaded ? 'EXITED' : 'NOT_FOUND', message);
+        throw this.trail.fail('running', t0, s.loaded ? 'EXITED' : 'NOT_FOUND', message);
       }
 
       await sleep(pause, this.o.signal);
@@ -427,9 +414,7 @@ class Job {
     t1: number,
   ): Promise<Error> {
     if (!(error instanceof NotListeningError)) {
-      const wrapped = this.trail.wrap(error);
-      this.trail.add('listening', performance.now() - t1, {detail: wrapped.message, failed: true});
-      return wrapped;
+      return this.trail.failWith('listening', t1, error);
     }
 
     const held =
@@ -446,8 +431,14 @@ class Job {
       message = `${this.target} (pid ${pid}) did not listen on port ${port} within ${this.o.timeout} ms${held}`;
     }
 
-    this.trail.add('listening', performance.now() - t1, {pid, detail: message, failed: true});
-    return this.trail.error(code, message, {blockers: error.seen, cause: error});
+    return this.trail.fail(
+      'listening',
+      t1,
+      code,
+      message,
+      {blockers: error.seen, cause: error},
+      {pid},
+    );
   }
 
   /** kickstart -k: launchd kills the running instance and starts it again from the loaded plist. */

@@ -290,11 +290,7 @@ class Unit {
       this.trail.signal?.throwIfAborted();
       const failure = this.failure(s, baseline);
       if (failure) {
-        this.trail.add('listening', performance.now() - t0, {
-          detail: failure.message,
-          failed: true,
-        });
-        throw failure;
+        throw this.trail.failWith('listening', t0, failure);
       }
 
       if (port === undefined) {
@@ -344,13 +340,13 @@ class Unit {
             ? `; the port is held outside the unit: ${describeHolders(strays)}`
             : '';
         const message = `Unit ${this.unit} (${describeState(s)}) did not listen on port ${port ?? '-'} within ${this.o.timeout} ms${held}`;
-        this.trail.add(port === undefined ? 'active' : 'listening', now - t0, {
-          detail: message,
-          failed: true,
-        });
-        throw this.trail.error(strays.length > 0 ? 'PORT_BUSY' : 'NOT_LISTENING', message, {
-          blockers: strays,
-        });
+        throw this.trail.fail(
+          port === undefined ? 'active' : 'listening',
+          t0,
+          strays.length > 0 ? 'PORT_BUSY' : 'NOT_LISTENING',
+          message,
+          {blockers: strays},
+        );
       }
 
       await sleep(Math.min(pause, deadline - now), this.trail.signal);
@@ -380,11 +376,7 @@ class Unit {
     } catch (error) {
       const wrapped = this.trail.wrap(error);
       if (wrapped.code !== 'PORT_BUSY') {
-        this.trail.add('port-free', performance.now() - t0, {
-          detail: wrapped.message,
-          failed: true,
-        });
-        throw wrapped;
+        throw this.trail.failWith('port-free', t0, wrapped);
       }
 
       const blockers = wrapped.blockers ?? [];
@@ -394,8 +386,7 @@ class Unit {
         ? 'left in the unit cgroup (KillMode=process or none?)'
         : "outside the unit's cgroup (a copy started by hand?)";
       const message = `Port ${port} is still held after stopping ${this.unit}, by processes ${where}: ${describeHolders(blockers)}; stop them, or pass killStrays: true`;
-      this.trail.add('port-free', performance.now() - t0, {detail: message, failed: true});
-      throw this.trail.error('STRAYS', message, {blockers});
+      throw this.trail.fail('port-free', t0, 'STRAYS', message, {blockers});
     }
   }
 
@@ -407,8 +398,7 @@ class Unit {
     const foreign = entries.filter((e) => !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)));
     if (foreign.length > 0) {
       const message = `Refusing to start ${this.unit}: port ${port} is held by ${describeHolders(foreign)}, which is not part of the unit`;
-      this.trail.add('port-check', performance.now() - t0, {detail: message, failed: true});
-      throw this.trail.error('PORT_BUSY', message, {blockers: foreign});
+      throw this.trail.fail('port-check', t0, 'PORT_BUSY', message, {blockers: foreign});
     }
 
     this.trail.add('port-check', performance.now() - t0, {

@@ -43,14 +43,32 @@ export class Trail {
       this.add(name, performance.now() - t0, describe?.(value));
       return value;
     } catch (error) {
-      const wrapped = this.wrap(error);
-      this.add(name, performance.now() - t0, {detail: wrapped.message, failed: true});
-      throw wrapped;
+      throw this.failWith(name, t0, error);
     }
   }
 
   add(name: string, ms: number, extra?: StepExtra): void {
     this.steps.push({step: name, ms: Math.round(ms), ...extra});
+  }
+
+  /** Records the failed step `name` (begun at `t0`) and returns the ServiceError to throw. */
+  fail(
+    name: string,
+    t0: number,
+    code: ServiceErrorCode,
+    message: string,
+    details?: {blockers?: readonly SocketEntry[]; cause?: unknown},
+    extra?: Pick<StepExtra, 'pid' | 'retries'>,
+  ): ServiceError {
+    this.add(name, performance.now() - t0, {...extra, detail: message, failed: true});
+    return this.error(code, message, details);
+  }
+
+  /** `wrap(error)`, recorded as the failed step `name` (begun at `t0`). */
+  failWith(name: string, t0: number, error: unknown): ServiceError {
+    const wrapped = this.wrap(error);
+    this.add(name, performance.now() - t0, {detail: wrapped.message, failed: true});
+    return wrapped;
   }
 
   /** A ServiceError carrying this trail (the same array: later steps show up too). */
