@@ -21,8 +21,8 @@
 #                         (a simulated bootout delay) that the slowdown breaks.
 #   test/bench.test.ts    a benchmark that spawns lsof, ss and others hundreds of times:
 #                         over its 2-minute timeout under the sanitizer.
-# Environment: SKIP_FUZZ=1 skips the fuzzing step; FUZZ_SECONDS (default 60) is passed
-# to fuzz.sh; SKIP_ASAN_BUILD=1 reuses build-asan/; arguments go to vitest.
+# Environment: SKIP_FUZZ=1 skips the fuzzing step; fuzz.sh reads FUZZ_SECONDS (default 60);
+# SKIP_ASAN_BUILD=1 reuses build-asan/; arguments go to vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -91,5 +91,5 @@ echo "test:asan: the suite passed under AddressSanitizer + UBSan with no report"
 
 # The fuzzers: 60 s each (7 harnesses: about 7.5 minutes with the builds).
 if [ "${SKIP_FUZZ:-}" != 1 ]; then
-	FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh
+	bash scripts/fuzz.sh
 fi

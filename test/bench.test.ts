@@ -2,21 +2,13 @@
 // and the connect probe against portwarden) and writes its three outputs.
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
-import {tempDir} from './helpers.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'dist', 'bin.js');
+import {runCli, tempDir} from './helpers.js';
 
 describe('portwarden bench', () => {
   it('bench --quick writes the table, the JSON and the chart', async () => {
     const out = tempDir();
-    const result = await execa(process.execPath, [bin, 'bench', '--quick', '--out', out], {
-      reject: false,
-      stdin: 'ignore',
-    });
+    const result = await runCli(['bench', '--quick', '--out', out]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('| idle | listening check | portwarden checkPortSync |');
     for (const file of ['results.md', 'results.json', 'results.svg']) {

@@ -3,17 +3,11 @@
 import {readFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {readPidFile} from '../src/index.js';
-import {fixtures, sleep, startListener, tempDir, track} from './helpers.js';
+import {distBin, fixtures, runCli, sleep, startListener, tempDir, track} from './helpers.js';
 import {testPort} from './ports.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'dist', 'bin.js');
-const cli = async (args: string[]) =>
-  execa(process.execPath, [bin, ...args], {reject: false, stdin: 'ignore'});
 
 /** Running and not a zombie (orphans may stay unreaped here). */
 const alive = (pid: number) => {
@@ -36,12 +30,12 @@ const tryListen = async (port: number) =>
 describe('wait-free, wait-listen, free', () => {
   it('wait-free exits 0 once a draining server is gone, and 1 naming the holder on timeout', async () => {
     const l = await startListener({onTerm: {drainMs: 600}});
-    const timeout = await cli(['wait-free', String(l.port), '--timeout', '200ms']);
+    const timeout = await runCli(['wait-free', String(l.port), '--timeout', '200ms']);
     expect(timeout.exitCode).toBe(1);
     expect(timeout.stderr).toContain(`pid ${l.pid}`);
 
     process.kill(l.pid, 'SIGTERM');
-    const waited = await cli(['wait-free', String(l.port), '--timeout', '5s', '--json']);
+    const waited = await runCli(['wait-free', String(l.port), '--timeout', '5s', '--json']);
     expect(waited.exitCode).toBe(0);
     expect(JSON.parse(waited.stdout)).toMatchObject({status: 'free', port: l.port});
     expect(await tryListen(l.port)).toBe('ok');
@@ -49,7 +43,7 @@ describe('wait-free, wait-listen, free', () => {
 
   it('wait-listen exits 0 with the owner, and 1 at once when --pid exits before binding', async () => {
     const l = await startListener({host: '127.0.0.1'});
-    const ok = await cli(['wait-listen', String(l.port), '--pid', String(l.pid)]);
+    const ok = await runCli(['wait-listen', String(l.port), '--pid', String(l.pid)]);
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toContain(`pid ${l.pid}`);
 
@@ -58,7 +52,14 @@ describe('wait-free, wait-listen, free', () => {
     });
     track(quitter.pid);
     const started = Date.now();
-    const early = await cli(['wait-listen', '1', '--pid', String(quitter.pid), '--timeout', '20s']);
+    const early = await runCli([
+      'wait-listen',
+      '1',
+      '--pid',
+      String(quitter.pid),
+      '--timeout',
+      '20s',
+    ]);
     expect(early.exitCode).toBe(1);
     expect(Date.now() - started).toBeLessThan(10_000);
     await quitter;
@@ -66,12 +67,12 @@ describe('wait-free, wait-listen, free', () => {
 
   it('free stops a holder that ignores SIGTERM with SIGKILL and leaves the port bindable', async () => {
     const l = await startListener({onTerm: 'ignore'});
-    const dry = await cli(['free', String(l.port), '--dry-run', '--json']);
+    const dry = await runCli(['free', String(l.port), '--dry-run', '--json']);
     expect(dry.exitCode).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject([{pid: l.pid, status: 'dry-run'}]);
     expect(alive(l.pid)).toBe(true);
 
-    const freed = await cli(['free', String(l.port), '--force-after', '300ms', '--json']);
+    const freed = await runCli(['free', String(l.port), '--force-after', '300ms', '--json']);
     expect(freed.exitCode).toBe(0);
     expect(JSON.parse(freed.stdout)).toMatchObject([{pid: l.pid, forced: true, signal: 'SIGKILL'}]);
     expect(await tryListen(l.port)).toBe('ok');
@@ -79,7 +80,7 @@ describe('wait-free, wait-listen, free', () => {
 
   it('free with a filter that excludes the holder signals nothing and exits 1', async () => {
     const l = await startListener();
-    const result = await cli(['free', String(l.port), '--filter', '^no-such-command$']);
+    const result = await runCli(['free', String(l.port), '--filter', '^no-such-command$']);
     expect(result.exitCode).toBe(1);
     expect(alive(l.pid)).toBe(true);
   });
@@ -94,7 +95,7 @@ describe('wait-free, wait-listen, free', () => {
       ['restart', '--stop', 'x', '--start', "'unbalanced", '--port', '80'],
       ['pidfile', 'frob', '/tmp/x'],
     ]) {
-      expect((await cli(args)).exitCode, args.join(' ')).toBe(64);
+      expect((await runCli(args)).exitCode, args.join(' ')).toBe(64);
     }
   });
 });
@@ -104,7 +105,7 @@ describe('pidfile', () => {
     const dir = tempDir();
     const file = path.join(dir, 'daemon.pid');
     // No pipes: the command inherits them and would keep them open after the launcher dies.
-    const exec = execa(process.execPath, [bin, 'pidfile', 'exec', file, '--', 'sleep', '30'], {
+    const exec = execa(process.execPath, [distBin, 'pidfile', 'exec', file, '--', 'sleep', '30'], {
       reject: false,
       stdio: 'ignore',
     });
@@ -120,10 +121,10 @@ describe('pidfile', () => {
     track(sleeper);
     expect(sleeper).not.toBe(exec.pid);
 
-    const second = await cli(['pidfile', 'claim', file]);
+    const second = await runCli(['pidfile', 'claim', file]);
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toContain(`held by pid ${sleeper}`);
-    expect((await cli(['pidfile', 'read', file])).exitCode).toBe(0);
+    expect((await runCli(['pidfile', 'read', file])).exitCode).toBe(0);
 
     // The launcher dies: the command still holds the lock through the inherited descriptor.
     process.kill(exec.pid!, 'SIGKILL');
@@ -135,8 +136,8 @@ describe('pidfile', () => {
       await sleep(20);
     }
 
-    expect((await cli(['pidfile', 'read', file])).exitCode).toBe(1);
-    const cleared = await cli(['pidfile', 'release', file]);
+    expect((await runCli(['pidfile', 'read', file])).exitCode).toBe(1);
+    const cleared = await runCli(['pidfile', 'release', file]);
     expect(cleared.exitCode).toBe(0);
     expect(cleared.stdout).toContain('stale PID file removed');
     expect(readPidFile(file)).toBeUndefined();
@@ -145,7 +146,7 @@ describe('pidfile', () => {
   it('exec passes the exit status through and removes the file', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'job.pid');
-    const result = await cli(['pidfile', 'exec', file, '--', 'sh', '-c', 'exit 7']);
+    const result = await runCli(['pidfile', 'exec', file, '--', 'sh', '-c', 'exit 7']);
     expect(result.exitCode).toBe(7);
     expect(readPidFile(file)).toBeUndefined();
   });
@@ -161,7 +162,7 @@ describe('bash restart wrapper', () => {
       path.join(fixtures, 'listener.mjs'),
       JSON.stringify({port, onTerm: {drainMs: 3000}}),
     ];
-    const env = {PORTWARDEN_BIN: bin};
+    const env = {PORTWARDEN_BIN: distBin};
     const restart = async (naive: boolean) => {
       const result = await execa(
         wrapper,

@@ -1,24 +1,17 @@
 // The built CLI, run as a subprocess against real listeners.
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
-import {startListener, tempDir} from './helpers.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'dist', 'bin.js');
-const cli = async (args: string[], env: Record<string, string> = {}) =>
-  execa(process.execPath, [bin, ...args], {reject: false, env, stdin: 'ignore'});
+import {repoRoot, runCli, startListener, tempDir} from './helpers.js';
 
 describe('portwarden CLI', () => {
   it('who lists the holder of a port and exits 0; nothing on a port exits 1', async () => {
     const l = await startListener({host: '127.0.0.1'});
-    const who = await cli(['who', String(l.port)]);
+    const who = await runCli(['who', String(l.port)]);
     expect(who.exitCode).toBe(0);
     expect(who.stdout).toMatch(new RegExp(`tcp 127\\.0\\.0\\.1:${l.port} LISTEN pid ${l.pid} `));
 
-    const json = await cli(['who', String(l.port), '--json']);
+    const json = await runCli(['who', String(l.port), '--json']);
     const report = JSON.parse(json.stdout) as {
       backend: string;
       sockets: Array<{state: string; owner: {processes: Array<{pid: number}>}}>;
@@ -28,32 +21,32 @@ describe('portwarden CLI', () => {
 
     l.child.kill('SIGKILL');
     await l.exited;
-    const none = await cli(['who', String(l.port), '--listen']);
+    const none = await runCli(['who', String(l.port), '--listen']);
     expect(none.exitCode).toBe(1);
     expect(none.stdout).toBe(`nothing on tcp port ${l.port}`);
   });
 
   it('check exits 1 while busy (naming the holder), 0 when free, with --json', async () => {
     const l = await startListener({host: '::'});
-    const busy = await cli(['check', String(l.port), '--host', '127.0.0.1']);
+    const busy = await runCli(['check', String(l.port), '--host', '127.0.0.1']);
     expect(busy.exitCode).toBe(1);
     expect(busy.stdout).toContain(`port ${l.port} is busy`);
     expect(busy.stdout).toContain(`tcp [::]:${l.port} LISTEN`);
 
-    const v6only = await cli(['check', String(l.port), '--host', '::1', '--json']);
+    const v6only = await runCli(['check', String(l.port), '--host', '::1', '--json']);
     expect(v6only.exitCode).toBe(1);
     expect(JSON.parse(v6only.stdout)).toMatchObject({port: l.port, status: 'busy'});
 
     l.child.kill('SIGKILL');
     await l.exited;
-    const free = await cli(['check', String(l.port), '--json']);
+    const free = await runCli(['check', String(l.port), '--json']);
     expect(free.exitCode).toBe(0);
     expect(JSON.parse(free.stdout)).toEqual({port: l.port, status: 'free', backend: 'native'});
   });
 
   it('exits 2 when the probe cannot answer (lsof backend, lsof missing)', async () => {
     const dir = tempDir();
-    const result = await cli(['check', '80', '--backend', 'lsof'], {PATH: dir});
+    const result = await runCli(['check', '80', '--backend', 'lsof'], {PATH: dir});
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/unknown \(ENOENT, permanent\)/);
   });
@@ -69,21 +62,21 @@ describe('portwarden CLI', () => {
       ['frobnicate'],
       [],
     ]) {
-      const result = await cli(args);
+      const result = await runCli(args);
       expect(result.exitCode, args.join(' ')).toBe(64);
     }
 
-    const bad = await cli(['check', '0']);
+    const bad = await runCli(['check', '0']);
     expect(bad.stderr).toContain("Expected <port> to be an integer between 1 and 65535, got '0'");
     expect(bad.stderr).toContain('usage: portwarden check <port>');
   });
 
   it('prints --version and per-command --help', async () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
       version: string;
     };
-    expect((await cli(['--version'])).stdout).toBe(pkg.version);
-    const help = await cli(['who', '--help']);
+    expect((await runCli(['--version'])).stdout).toBe(pkg.version);
+    const help = await runCli(['who', '--help']);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^portwarden who <port>/);
   });

@@ -18,7 +18,7 @@ import {
   waitForExit,
 } from '../src/index.js';
 import {nativeBinding} from '../src/native.js';
-import {distEntry, fixtures, runAsNobody, startListener, tempDir, track} from './helpers.js';
+import {distEntry, forkFixture, runAsNobody, startListener, tempDir, track} from './helpers.js';
 
 /** Runs `code` (an ES module that prints JSON) with node and extra environment variables. */
 async function runWithEnv(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
@@ -147,9 +147,7 @@ onLinux('/proc unreadable: probing as uid 65534 a listener of root', () => {
 
 onLinux('processes exiting mid-scan', () => {
   it('1000 owner lookups during a churn of short-lived holders: no error, no stale pid', async () => {
-    const child = (await import('node:child_process')).fork(path.join(fixtures, 'churn.mjs'), [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = forkFixture('churn.mjs', []);
     track(child.pid);
     const spawned = new Set<number>();
     const forked = new Set<number>();

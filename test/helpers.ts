@@ -4,11 +4,12 @@ import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
+import {execa} from 'execa';
 import {afterAll, afterEach, inject, onTestFinished} from 'vitest';
 import {testPort} from './ports.js';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
 Paths and file URLs into the checkout (in a path, a URL or a code string), as a child running
@@ -170,9 +171,15 @@ export async function run(command: string, args: string[]): Promise<string> {
 export const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** dist/index.js as a file URL, for code run in child processes (`npm test` builds it first). */
-export const distEntry = pathToFileURL(
-  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js'),
-).href;
+export const distEntry = pathToFileURL(path.join(repoRoot, 'dist', 'index.js')).href;
+
+/** dist/bin.js, the built CLI. */
+export const distBin = path.join(repoRoot, 'dist', 'bin.js');
+
+/** Runs the built CLI (stdin ignored); resolves whatever its exit code. */
+export async function runCli(args: string[], env: Record<string, string> = {}) {
+  return execa(process.execPath, [distBin, ...args], {reject: false, env, stdin: 'ignore'});
+}
 
 /** Runs `code` (an ES module) with node as uid/gid 65534 (root only) and returns its JSON output. */
 export async function runAsNobody(code: string): Promise<unknown> {

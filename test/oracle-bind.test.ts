@@ -10,14 +10,14 @@
 // A disagreement is re-checked: when the verdict and the bind agree on a second try it was
 // a race (a SIGKILLed holder's socket closing, or another program taking the port), not a
 // wrong rule. Real disagreements fail the test.
-import {type ChildProcess, fork, spawn} from 'node:child_process';
+import {type ChildProcess, spawn} from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {checkPortSync, type PortStatus} from '../src/index.js';
-import {fixtures, track} from './helpers.js';
+import {forkFixture, track} from './helpers.js';
 import {testPort} from './ports.js';
+import {canListen} from './sockets.js';
 
 const SCENARIOS = Number(process.env.ORACLE_SCENARIOS ?? 600);
 const SEED = Number(process.env.ORACLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -106,13 +106,7 @@ const udpSocket = (b: Bind) =>
 /** The oracle: can a Node server listen (TCP) / a dgram socket bind (UDP) there right now? */
 async function canBind(protocol: 'tcp' | 'udp', port: number, host: string): Promise<boolean> {
   if (protocol === 'tcp') {
-    const server = net.createServer();
-    const ok = await listenTcp(server, port, {host});
-    if (ok) {
-      await new Promise((resolve) => server.close(resolve));
-    }
-
-    return ok;
+    return canListen(host, port);
   }
 
   const socket = udpSocket({host});
@@ -134,9 +128,7 @@ class Helper {
   }
 
   static async start(): Promise<Helper> {
-    const child = fork(path.join(fixtures, 'holder.mjs'), [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = forkFixture('holder.mjs', []);
     track(child.pid);
     await new Promise((resolve) => child.once('message', resolve));
     return new Helper(child);
@@ -153,7 +145,8 @@ class Helper {
 type Scenario = {
   description: string[];
   closers: Array<() => Promise<void> | void>;
-  killed: boolean;
+  /** `sleep` holders to SIGKILL just before the checks. */
+  toKill: ChildProcess[];
 };
 
 type Disagreement = {
@@ -212,10 +205,7 @@ describe.runIf(process.platform === 'linux')('probe vs bind oracle', () => {
     await new Promise((resolve) => sleeper.once('spawn', resolve));
     await close();
     if (holder === 'killed') {
-      s.killed = true;
-      s.closers.unshift(() => undefined);
-      (s as Scenario & {toKill?: ChildProcess[]}).toKill ??= [];
-      (s as Scenario & {toKill?: ChildProcess[]}).toKill!.push(sleeper);
+      s.toKill.push(sleeper);
     } else {
       s.closers.push(() => {
         sleeper.kill('SIGKILL');
@@ -228,7 +218,7 @@ describe.runIf(process.platform === 'linux')('probe vs bind oracle', () => {
     rng.pick<Holder>(['self', 'self', 'self', 'child', 'sleep', 'killed']);
 
   async function build(port: number, rng: ReturnType<typeof prng>): Promise<Scenario> {
-    const s: Scenario = {description: [], closers: [], killed: false};
+    const s: Scenario = {description: [], closers: [], toKill: []};
 
     // TIME_WAIT on the port: the server side closes first.
     if (rng.chance(0.3)) {
@@ -364,8 +354,7 @@ describe.runIf(process.platform === 'linux')('probe vs bind oracle', () => {
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       }
 
-      const toKill = (s as Scenario & {toKill?: ChildProcess[]}).toKill ?? [];
-      for (const sleeper of toKill) {
+      for (const sleeper of s.toKill) {
         sleeper.kill('SIGKILL'); // mid-exit: checked at once
         sleeps.delete(sleeper);
       }
@@ -389,7 +378,7 @@ describe.runIf(process.platform === 'linux')('probe vs bind oracle', () => {
             settled = (again.status === 'free') === bindAgain && again.status !== 'unknown';
           }
 
-          if (settled && (s.killed || status.status === 'free')) {
+          if (settled && (s.toKill.length > 0 || status.status === 'free')) {
             races++;
             continue;
           }

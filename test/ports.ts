@@ -32,11 +32,12 @@ function portsInUse(): Set<number> {
 }
 
 const pool = Number(process.env.VITEST_POOL_ID ?? '1');
-const windowTop = ephemeralLow() - WINDOW * ((pool - 1) % 8);
+const ephemeral = ephemeralLow();
+const windowTop = ephemeral - WINDOW * ((pool - 1) % 8);
 const windowBottom = windowTop - WINDOW;
 if (windowBottom < 1024) {
   throw new Error(
-    `the ephemeral port range starts at ${ephemeralLow()}: no room below it for test ports`,
+    `the ephemeral port range starts at ${ephemeral}: no room below it for test ports`,
   );
 }
 

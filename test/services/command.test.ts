@@ -11,10 +11,9 @@ import {
   type CommandServiceSpec,
   type ServiceResult,
 } from '../../src/index.js';
-import {sleep, startListener, tempDir, track} from '../helpers.js';
+import {fixtures, sleep, startListener, tempDir, track} from '../helpers.js';
 import {testPort} from '../ports.js';
 import {events, listenerPid, rejection} from './helpers.js';
-import {fixtures} from './systemd-manager.js';
 
 const server = path.join(fixtures, 'service-server.mjs');
 

@@ -14,10 +14,10 @@ import {
   stopService,
   type LaunchdServiceSpec,
 } from '../../src/index.js';
-import {startListener, track} from '../helpers.js';
+import {fixtures, startListener, track} from '../helpers.js';
 import {testPort} from '../ports.js';
 import {events, listenerPid, rejection, stepNames} from './helpers.js';
-import {fixtures, median} from './systemd-manager.js';
+import {median} from './systemd-manager.js';
 
 const real = process.env.PORTWARDEN_REAL_LAUNCHCTL === '1';
 const simulated = !real;

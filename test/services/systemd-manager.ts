@@ -2,10 +2,8 @@
 import {execFileSync} from 'node:child_process';
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {fixtures, repoRoot as root} from '../helpers.js';
 
-export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const fixtures = path.join(root, 'test', 'fixtures');
 const script = path.join(root, 'scripts', 'systemd-user.sh');
 
 export type Manager = {
