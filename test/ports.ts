@@ -32,7 +32,9 @@ function portsInUse(): Set<number> {
 }
 
 const pool = Number(process.env.VITEST_POOL_ID ?? '1');
-const ephemeral = ephemeralLow();
+// PORTWARDEN_TEST_PORT_TOP moves the windows down, for two test runs on one machine at once
+// (each with its own value); the default is the bottom of the ephemeral range.
+const ephemeral = Number(process.env.PORTWARDEN_TEST_PORT_TOP ?? ephemeralLow());
 const windowTop = ephemeral - WINDOW * ((pool - 1) % 8);
 const windowBottom = windowTop - WINDOW;
 if (windowBottom < 1024) {
