@@ -6,6 +6,7 @@ import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {constants} from 'node:os';
+import {classify, errorJson} from './cli-errors.js';
 import {describeSocket} from './errors.js';
 import {packageRoot} from './native.js';
 import {claimPidFile, readPidFile} from './pidfile.js';
@@ -16,17 +17,14 @@ import {freePort, type FreePortFilter, type TerminateResult} from './terminate.j
 import type {BackendChoice, PortStatus, Protocol, SocketEntry} from './types.js';
 import {waitForListening, waitForPortFree, type WaitProgress} from './wait.js';
 
-export const EXIT = {ok: 0, no: 1, unknown: 2, usage: 64} as const;
+export const EXIT = {ok: 0, no: 1, unknown: 2, usage: 64, internal: 70} as const;
 
+/** Bad command-line input (exit 64). */
 export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly help: string,
-  ) {
-    super(message);
-    this.name = 'UsageError';
-  }
+  readonly code = 'USAGE';
 }
+
+Object.defineProperty(UsageError.prototype, 'name', {value: 'UsageError', configurable: true});
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -61,7 +59,7 @@ export function parseDuration(text: string, name = '--timeout'): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
   const value = match ? Number(match[1]) * (match[2] === 's' ? 1000 : 1) : Number.NaN;
   if (!Number.isFinite(value) || value <= 0) {
-    throw new TypeError(
+    throw new UsageError(
       `Expected ${name} to be a duration such as 500, 500ms or 5s, got '${text}'`,
     );
   }
@@ -71,7 +69,7 @@ export function parseDuration(text: string, name = '--timeout'): number {
 
 export function parsePortArg(text: string | undefined): number {
   if (text === undefined || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65_535) {
-    throw new TypeError(
+    throw new UsageError(
       `Expected <port> to be an integer between 1 and 65535, got ${text === undefined ? 'nothing' : `'${text}'`}`,
     );
   }
@@ -162,7 +160,7 @@ export function splitWords(text: string, name: string): string[] {
   }
 
   if (quote) {
-    throw new TypeError(`Expected ${name} to have balanced quotes, got ${JSON.stringify(text)}`);
+    throw new UsageError(`Expected ${name} to have balanced quotes, got ${JSON.stringify(text)}`);
   }
 
   if (inWord) {
@@ -170,7 +168,7 @@ export function splitWords(text: string, name: string): string[] {
   }
 
   if (words.length === 0) {
-    throw new TypeError(`Expected ${name} to be a command, got ${JSON.stringify(text)}`);
+    throw new UsageError(`Expected ${name} to be a command, got ${JSON.stringify(text)}`);
   }
 
   return words;
@@ -179,7 +177,7 @@ export function splitWords(text: string, name: string): string[] {
 function parseSignal(text: string): NodeJS.Signals {
   const name = (text.startsWith('SIG') ? text : `SIG${text}`).toUpperCase();
   if (!(name in constants.signals)) {
-    throw new TypeError(
+    throw new UsageError(
       `Expected --signal to be a signal name such as SIGTERM or HUP, got '${text}'`,
     );
   }
@@ -189,7 +187,7 @@ function parseSignal(text: string): NodeJS.Signals {
 
 function parsePid(text: string, name: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 2_147_483_647) {
-    throw new TypeError(`Expected ${name} to be a pid (a positive integer), got '${text}'`);
+    throw new UsageError(`Expected ${name} to be a pid (a positive integer), got '${text}'`);
   }
 
   return Number(text);
@@ -245,7 +243,7 @@ function serviceSpec(values: Record<string, unknown>): ServiceSpec {
     (v) => v !== undefined,
   );
   if (chosen.length !== 1) {
-    throw new TypeError(
+    throw new UsageError(
       'Expected exactly one of --systemd <unit>, --launchd <label> or --stop/--start <command>',
     );
   }
@@ -253,7 +251,7 @@ function serviceSpec(values: Record<string, unknown>): ServiceSpec {
   if (values.systemd !== undefined) {
     const scope = (values.scope as string | undefined) ?? 'user';
     if (scope !== 'user' && scope !== 'system') {
-      throw new TypeError(`Expected --scope to be 'user' or 'system', got '${scope}'`);
+      throw new UsageError(`Expected --scope to be 'user' or 'system', got '${scope}'`);
     }
 
     return {
@@ -266,7 +264,7 @@ function serviceSpec(values: Record<string, unknown>): ServiceSpec {
 
   if (values.launchd !== undefined) {
     if (values.plist === undefined) {
-      throw new TypeError('Expected --plist <absolute path> with --launchd');
+      throw new UsageError('Expected --plist <absolute path> with --launchd');
     }
 
     return {
@@ -279,7 +277,7 @@ function serviceSpec(values: Record<string, unknown>): ServiceSpec {
   }
 
   if (values.stop === undefined || values.start === undefined || port === undefined) {
-    throw new TypeError('Expected --stop <command>, --start <command> and --port <port> together');
+    throw new UsageError('Expected --stop <command>, --start <command> and --port <port> together');
   }
 
   return {
@@ -306,6 +304,7 @@ const SERVICE_OPTIONS: Options = {
   'force-after': {type: 'string'},
   'kill-strays': {type: 'boolean', default: false},
   'reset-failed': {type: 'boolean', default: false},
+  'keep-failed': {type: 'boolean', default: false},
 };
 
 function forceAfterOf(values: Record<string, unknown>): {forceAfter?: number | false} {
@@ -320,7 +319,7 @@ function forceAfterOf(values: Record<string, unknown>): {forceAfter?: number | f
 function serviceCommand(action: 'restart' | 'stop' | 'start'): Command {
   const run = {restart: restartService, stop: stopService, start: startService}[action];
   return {
-    usage: `portwarden ${action} (--systemd <unit> [--scope user|system] | --launchd <label> --plist <path> [--domain D] | --stop <cmd> --start <cmd> [--pidfile P]) [--port N] [--timeout T] [--force-after T|never] [--kill-strays] [--reset-failed] [--json]`,
+    usage: `portwarden ${action} (--systemd <unit> [--scope user|system] | --launchd <label> --plist <path> [--domain D] | --stop <cmd> --start <cmd> [--pidfile P]) [--port N] [--timeout T] [--force-after T|never] [--kill-strays] [--reset-failed] [--keep-failed] [--json]`,
     summary: `${action} a service and prove the port ${action === 'stop' ? 'free' : action === 'start' ? 'listening' : 'free, then listening'}`,
     options: SERVICE_OPTIONS,
     async run(_positionals, values, io) {
@@ -331,6 +330,7 @@ function serviceCommand(action: 'restart' | 'stop' | 'start'): Command {
         ...(values.host === undefined ? {} : {host: values.host as string}),
         killStrays: values['kill-strays'] as boolean,
         resetFailed: values['reset-failed'] as boolean,
+        keepFailed: values['keep-failed'] as boolean,
       });
       if (values.json) {
         io.out(JSON.stringify(result));
@@ -454,7 +454,7 @@ export const commands: Record<string, Command> = {
         try {
           filter.command = new RegExp(values.filter as string);
         } catch {
-          throw new TypeError(
+          throw new UsageError(
             `Expected --filter to be a regular expression, got '${values.filter as string}'`,
           );
         }
@@ -467,7 +467,7 @@ export const commands: Record<string, Command> = {
       if (values['filter-uid'] !== undefined) {
         const uid = values['filter-uid'] as string;
         if (!/^\d+$/.test(uid)) {
-          throw new TypeError(`Expected --filter-uid to be a uid, got '${uid}'`);
+          throw new UsageError(`Expected --filter-uid to be a uid, got '${uid}'`);
         }
 
         filter.uid = Number(uid);
@@ -501,10 +501,7 @@ export const commands: Record<string, Command> = {
     options: {data: {type: 'string'}},
     async run([action, file, ...commandLine], values, io) {
       if (file === undefined || !['read', 'claim', 'release', 'exec'].includes(action ?? '')) {
-        throw new UsageError(
-          'Expected read, claim, release or exec and a path',
-          commands.pidfile!.usage,
-        );
+        throw new UsageError('Expected read, claim, release or exec and a path');
       }
 
       const report = (text: string, json: unknown) => {
@@ -550,7 +547,7 @@ export const commands: Record<string, Command> = {
       const [program, ...args] = commandLine;
       if (program === undefined) {
         handle.release();
-        throw new UsageError('Expected a command after --', commands.pidfile!.usage);
+        throw new UsageError('Expected a command after --');
       }
 
       // The child inherits the locked descriptor as fd 3: the lock lives as long as either of us.
@@ -647,6 +644,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
 
+  // Until the arguments parse, `--json` anywhere asks for JSON (of the usage error).
+  let json = rest.includes('--json');
   try {
     let parsed;
     try {
@@ -657,9 +656,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         strict: true,
       });
     } catch (error) {
-      throw new UsageError((error as Error).message, command.usage);
+      throw new UsageError((error as Error).message);
     }
 
+    json = parsed.values.json === true;
     if (parsed.values.help) {
       io.out(`${command.usage}\n  ${command.summary}`);
       return EXIT.ok;
@@ -667,30 +667,25 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
     return await command.run(parsed.positionals, parsed.values, io);
   } catch (error) {
-    const err = error as Error & {code?: string};
-    if (error instanceof UsageError || error instanceof TypeError || error instanceof RangeError) {
-      io.err(`portwarden ${name}: ${err.message}\nusage: ${command.usage}`);
-      return EXIT.usage;
-    }
-
-    if (err.name === 'ProbeUnavailableError') {
-      io.err(`portwarden ${name}: ${err.message}`);
-      return EXIT.unknown;
-    }
-
-    // The condition does not hold: busy, timeout, already running, a failed stop/start.
-    const json = (command.options.json ?? COMMON.json) && rest.includes('--json');
+    const kind = classify(error);
     if (json) {
-      io.out(JSON.stringify({error: err.name, code: err.code, message: err.message}));
+      io.out(JSON.stringify(errorJson(error, kind === 'usage' ? command.usage : undefined)));
     }
 
-    io.err(`portwarden ${name}: ${err.message}`);
-    if (error instanceof AggregateError) {
-      for (const inner of error.errors as Error[]) {
-        io.err(`  ${inner.message}`);
+    const err = error as Error;
+    if (kind === 'usage') {
+      io.err(`portwarden ${name}: ${err.message}\nusage: ${command.usage}`);
+    } else if (kind === 'internal') {
+      io.err(`portwarden ${name}: internal error: ${err.stack ?? String(error)}`);
+    } else {
+      io.err(`portwarden ${name}: ${err.message}`);
+      if (error instanceof AggregateError) {
+        for (const inner of error.errors as Error[]) {
+          io.err(`  ${inner.message}`);
+        }
       }
     }
 
-    return EXIT.no;
+    return EXIT[kind];
   }
 }

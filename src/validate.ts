@@ -5,6 +5,29 @@ import {inspect} from 'node:util';
 /** Renders a value for an error message: `0`, `'80'`, `null`, `NaN`, `[Function: f]`. */
 export const show = (value: unknown): string => inspect(value, {depth: 1, breakLength: Infinity});
 
+/**
+Thrown for a bad argument: a TypeError/RangeError carrying node's own codes, so that a
+caller (the CLI) can tell bad input from a bug.
+*/
+export class ArgumentTypeError extends TypeError {
+  readonly code = 'ERR_INVALID_ARG_TYPE';
+}
+
+export class ArgumentRangeError extends RangeError {
+  readonly code = 'ERR_OUT_OF_RANGE';
+}
+
+/** Whether `error` reports a bad argument (ours, or one of node's own validation errors). */
+export function isArgumentError(error: unknown): boolean {
+  const code = (error as {code?: unknown} | undefined)?.code;
+  return (
+    (error instanceof TypeError || error instanceof RangeError) &&
+    (code === 'ERR_INVALID_ARG_TYPE' ||
+      code === 'ERR_INVALID_ARG_VALUE' ||
+      code === 'ERR_OUT_OF_RANGE')
+  );
+}
+
 export function assertInteger(
   value: unknown,
   name: string,
@@ -12,13 +35,13 @@ export function assertInteger(
   max: number,
 ): asserts value is number {
   if (typeof value !== 'number') {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be an integer between ${min} and ${max}, got ${show(value)}`,
     );
   }
 
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected ${name} to be an integer between ${min} and ${max}, got ${show(value)}`,
     );
   }
@@ -43,21 +66,23 @@ export function checkOptions<T extends object>(
   }
 
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Expected the options of ${caller} to be an object, got ${show(options)}`);
+    throw new ArgumentTypeError(
+      `Expected the options of ${caller} to be an object, got ${show(options)}`,
+    );
   }
 
   // A plain object (of any realm, or with a null prototype): a Map, a Date or a class
   // instance would otherwise pass as "no options" with their entries ignored.
   const proto: unknown = Object.getPrototypeOf(options);
   if (proto !== null && Object.getPrototypeOf(proto) !== null) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected the options of ${caller} to be a plain object, got ${show(options)}`,
     );
   }
 
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new TypeError(
+      throw new ArgumentTypeError(
         `Unknown option ${show(key)} for ${caller}; expected one of ${allowed.join(', ')}`,
       );
     }
@@ -72,7 +97,7 @@ export function assertOneOf<T extends string>(
   choices: readonly T[],
 ): asserts value is T {
   if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${show(value)}`,
     );
   }
@@ -80,14 +105,14 @@ export function assertOneOf<T extends string>(
 
 export function assertBoolean(value: unknown, name: string): asserts value is boolean {
   if (typeof value !== 'boolean') {
-    throw new TypeError(`Expected ${name} to be a boolean, got ${show(value)}`);
+    throw new ArgumentTypeError(`Expected ${name} to be a boolean, got ${show(value)}`);
   }
 }
 
 /** A literal IPv4 or IPv6 address (no host names: they resolve differently over time). */
 export function assertHost(value: unknown, name = 'host'): asserts value is string {
   if (typeof value !== 'string' || isIP(value) === 0) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be an IPv4 or IPv6 address such as '127.0.0.1' or '::', got ${show(value)}`,
     );
   }
@@ -95,7 +120,7 @@ export function assertHost(value: unknown, name = 'host'): asserts value is stri
 
 export function assertPidList(value: unknown, name: string): asserts value is number[] {
   if (!Array.isArray(value)) {
-    throw new TypeError(`Expected ${name} to be an array of pids, got ${show(value)}`);
+    throw new ArgumentTypeError(`Expected ${name} to be an array of pids, got ${show(value)}`);
   }
 
   for (const [index, pid] of value.entries()) {
@@ -105,7 +130,7 @@ export function assertPidList(value: unknown, name: string): asserts value is nu
 
 export function assertDuration(value: unknown, name: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new (typeof value === 'number' ? RangeError : TypeError)(
+    throw new (typeof value === 'number' ? ArgumentRangeError : ArgumentTypeError)(
       `Expected ${name} to be a positive finite number of milliseconds, got ${show(value)}`,
     );
   }
@@ -114,7 +139,7 @@ export function assertDuration(value: unknown, name: string): asserts value is n
 /** A signal name known to this platform (`os.constants.signals`), such as `'SIGTERM'`. */
 export function assertSignal(value: unknown, name: string): asserts value is NodeJS.Signals {
   if (typeof value !== 'string' || !Object.hasOwn(osConstants.signals, value)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be a signal name such as 'SIGTERM' or 'SIGKILL', got ${show(value)}`,
     );
   }
@@ -122,7 +147,7 @@ export function assertSignal(value: unknown, name: string): asserts value is Nod
 
 export function assertAbortSignal(value: unknown, name: string): asserts value is AbortSignal {
   if (!(value instanceof AbortSignal)) {
-    throw new TypeError(`Expected ${name} to be an AbortSignal, got ${show(value)}`);
+    throw new ArgumentTypeError(`Expected ${name} to be an AbortSignal, got ${show(value)}`);
   }
 }
 
@@ -131,6 +156,6 @@ export function assertFunction(
   name: string,
 ): asserts value is (...args: never[]) => unknown {
   if (typeof value !== 'function') {
-    throw new TypeError(`Expected ${name} to be a function, got ${show(value)}`);
+    throw new ArgumentTypeError(`Expected ${name} to be a function, got ${show(value)}`);
   }
 }

@@ -4,19 +4,29 @@ holders still there after `forceAfter`) → start argv, detached (it may daemoni
 the port listening by the started process or its descendants, by the pid in `pidFile`
 when given, or — when the start command exited 0 because it daemonized — by a process
 that started after it. A start is refused while the port is still busy.
+
+A start that does not prove itself is stopped before the error is returned (its process
+group, SIGTERM then SIGKILL; see group.ts) unless `keepFailed` is set. The start command's
+process stays referenced while it is awaited, so a process with nothing else to do waits
+for the answer; it is unreferenced only once the start has been proven.
 */
+import type {ChildProcess} from 'node:child_process';
 import {execa} from 'execa';
-import {describeSocket, NotListeningError} from '../errors.js';
+import {describeSocket, NotListeningError, type ServiceError} from '../errors.js';
 import {nativeBinding} from '../native.js';
 import type {ProcessInfo, SocketEntry} from '../types.js';
 import {waitForListening} from '../wait.js';
 import {describeExit, runTool} from './exec.js';
 import {proveFree, refuseIfBusy} from './free.js';
+import {stopGroup} from './group.js';
 import {descendsFrom, listeners, ownersOf, pidFromFile} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {CommandServiceSpec, ServiceAction, ServiceResult} from './types.js';
 import {sleep} from './util.js';
+
+/** Grace before SIGKILL when a failed start is stopped after an abort. */
+const ABORT_GRACE_MS = 100;
 
 type Exit = {exitCode: number | undefined; signal: string | undefined; code: string | undefined};
 
@@ -97,11 +107,69 @@ class CommandService {
       );
     }
 
-    subprocess.unref();
     // Read now, while it cannot have been reaped: a lower bound for its descendants' start times.
     const startTime = nativeBinding()?.processInfo(pid)?.startTime;
     this.trail.add('start', performance.now() - t0, {pid});
+    try {
+      const result = await this.prove(previousPid, pid, startTime, () => exit, exited);
+      // Proven: the daemon outlives this process, which must not wait for it.
+      subprocess.unref();
+      return result;
+    } catch (error) {
+      let failure: ServiceError;
+      try {
+        failure = this.trail.wrap(error);
+      } catch {
+        await this.stopFailed(subprocess, pid);
+        throw error; // A bug, not a service failure.
+      }
 
+      const note = await this.stopFailed(subprocess, pid);
+      throw this.trail.error(failure.code, `${failure.message}; ${note}`, {
+        ...(failure.blockers === undefined ? {} : {blockers: failure.blockers}),
+        cause: failure.cause ?? failure,
+      });
+    }
+  }
+
+  /** Stops what the unproven start left running, unless `keepFailed`; returns what was done. */
+  private async stopFailed(subprocess: ChildProcess, pid: number): Promise<string> {
+    const t0 = performance.now();
+    if (this.o.keepFailed) {
+      subprocess.unref();
+      this.trail.add('stop-failed-start', 0, {
+        pid,
+        detail: `process group ${pid} left running (keepFailed)`,
+      });
+      return `the started process group ${pid} was left running (keepFailed)`;
+    }
+
+    // After an abort, the caller wants an answer now: a short grace before SIGKILL.
+    const forceAfter =
+      this.o.signal?.aborted === true
+        ? Math.min(this.o.forceAfter === false ? ABORT_GRACE_MS : this.o.forceAfter, ABORT_GRACE_MS)
+        : this.o.forceAfter;
+    const stopped = await stopGroup(subprocess, pid, {forceAfter, timeout: this.o.timeout});
+    if (!stopped.gone) {
+      subprocess.unref(); // Do not keep this process alive for a start we gave up on.
+    }
+
+    this.trail.add('stop-failed-start', performance.now() - t0, {
+      pid,
+      detail: stopped.detail,
+      ...(stopped.gone ? {} : {failed: true}),
+    });
+    return `the started ${stopped.detail}`;
+  }
+
+  /** Waits until the started process (or the daemon it started) listens; returns the result. */
+  private async prove(
+    previousPid: number | undefined,
+    pid: number,
+    startTime: number | undefined,
+    exitOf: () => Exit | undefined,
+    exited: Promise<Exit>,
+  ): Promise<ServiceResult> {
     const t1 = performance.now();
     const deadline = t1 + this.o.timeout;
     let entry: SocketEntry | undefined;
@@ -156,6 +224,7 @@ class CommandService {
           break;
         }
 
+        const exit = exitOf();
         if (exit !== undefined && exit.exitCode !== 0) {
           throw this.listenFailed(
             t1,

@@ -1,5 +1,5 @@
 import {requireNative} from '../process.js';
-import {show} from '../validate.js';
+import {ArgumentTypeError, show} from '../validate.js';
 
 /**
 Tells systemd that the service is ready (`Type=notify`): sends `READY=1` (and
@@ -14,7 +14,7 @@ systemd, or on macOS — and `true` once sent. Throws a node-style error (`code`
 */
 export function notifyReady(status?: string): boolean {
   if (status !== undefined && (typeof status !== 'string' || /[\n\0]/.test(status))) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected status to be a string without line breaks or NUL, got ${show(status)}`,
     );
   }

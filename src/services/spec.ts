@@ -6,6 +6,7 @@ import {
   assertOneOf,
   assertPort,
   checkOptions,
+  ArgumentTypeError,
   show,
 } from '../validate.js';
 import type {ServiceOptions, ServiceSpec} from './types.js';
@@ -25,6 +26,7 @@ const OPTION_KEYS = [
   'resetFailed',
   'killStrays',
   'bootstrapTimeout',
+  'keepFailed',
 ];
 
 export const DOMAIN_PATTERN = /^(?:(?:gui|user|login|pid)\/\d+|system)$/;
@@ -32,7 +34,7 @@ export const DOMAIN_PATTERN = /^(?:(?:gui|user|login|pid)\/\d+|system)$/;
 /** A non-empty string without NUL bytes or line breaks (they would corrupt argv or output parsing). */
 function assertName(value: unknown, name: string, example: string): asserts value is string {
   if (typeof value !== 'string' || value.trim() === '' || /[\0\n\r]/.test(value)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be a non-empty string without NUL or line breaks, such as ${example}, got ${show(value)}`,
     );
   }
@@ -45,7 +47,7 @@ function assertArgv(value: unknown, name: string): asserts value is string[] {
     !value.every((a) => typeof a === 'string' && !a.includes('\0')) ||
     value[0] === ''
   ) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be a non-empty array of strings (an argv, run without a shell), such as ['myd', '--stop'], got ${show(value)}`,
     );
   }
@@ -54,14 +56,14 @@ function assertArgv(value: unknown, name: string): asserts value is string[] {
 /** Validates a service spec; throws TypeError/RangeError saying what is wrong and how to fix it. */
 export function resolveSpec(spec: unknown, caller: string): ServiceSpec {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected the spec of ${caller} to be an object such as {manager: 'systemd', unit: 'web.service', port: 8080}, got ${show(spec)}`,
     );
   }
 
   const manager = (spec as {manager?: unknown}).manager;
   if (typeof manager !== 'string' || !(MANAGERS as readonly string[]).includes(manager)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected spec.manager to be one of 'systemd', 'launchd', 'command', got ${show(manager)}`,
     );
   }
@@ -75,7 +77,7 @@ export function resolveSpec(spec: unknown, caller: string): ServiceSpec {
   switch (m) {
     case 'systemd': {
       if (s.unit === undefined) {
-        throw new TypeError(
+        throw new ArgumentTypeError(
           `A systemd spec needs spec.unit, the unit name such as 'web.service'; got none`,
         );
       }
@@ -90,21 +92,21 @@ export function resolveSpec(spec: unknown, caller: string): ServiceSpec {
 
     case 'launchd': {
       if (s.label === undefined) {
-        throw new TypeError(
+        throw new ArgumentTypeError(
           `A launchd spec needs spec.label, the job's Label such as 'com.example.web'; got none`,
         );
       }
 
       assertName(s.label, 'spec.label', "'com.example.web'");
       if (s.plist === undefined) {
-        throw new TypeError(
+        throw new ArgumentTypeError(
           `A launchd spec needs spec.plist, the absolute path of the job's property list; got none`,
         );
       }
 
       assertName(s.plist, 'spec.plist', "'/Users/me/Library/LaunchAgents/com.example.web.plist'");
       if (!path.isAbsolute(s.plist)) {
-        throw new TypeError(
+        throw new ArgumentTypeError(
           `Expected spec.plist to be an absolute path (launchctl resolves paths against its own working directory), got ${show(s.plist)}; use path.resolve()`,
         );
       }
@@ -113,7 +115,7 @@ export function resolveSpec(spec: unknown, caller: string): ServiceSpec {
         s.domain !== undefined &&
         (typeof s.domain !== 'string' || !DOMAIN_PATTERN.test(s.domain))
       ) {
-        throw new TypeError(
+        throw new ArgumentTypeError(
           `Expected spec.domain to be a launchd domain such as 'gui/501', 'user/501' or 'system', got ${show(s.domain)}`,
         );
       }
@@ -143,6 +145,7 @@ export type ResolvedOptions = {
   resetFailed: boolean;
   killStrays: boolean;
   bootstrapTimeout: number;
+  keepFailed: boolean;
 };
 
 export function resolveServiceOptions(options: unknown, caller: string): ResolvedOptions {
@@ -155,6 +158,7 @@ export function resolveServiceOptions(options: unknown, caller: string): Resolve
     resetFailed = false,
     killStrays = false,
     bootstrapTimeout = 15_000,
+    keepFailed = false,
   } = o;
   assertDuration(timeout, 'timeout');
   if (forceAfter !== false) {
@@ -166,11 +170,12 @@ export function resolveServiceOptions(options: unknown, caller: string): Resolve
   }
 
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected signal to be an AbortSignal, got ${show(signal)}`);
+    throw new ArgumentTypeError(`Expected signal to be an AbortSignal, got ${show(signal)}`);
   }
 
   assertBoolean(resetFailed, 'resetFailed');
   assertBoolean(killStrays, 'killStrays');
   assertDuration(bootstrapTimeout, 'bootstrapTimeout');
-  return {timeout, forceAfter, host, signal, resetFailed, killStrays, bootstrapTimeout};
+  assertBoolean(keepFailed, 'keepFailed');
+  return {timeout, forceAfter, host, signal, resetFailed, killStrays, bootstrapTimeout, keepFailed};
 }

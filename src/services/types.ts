@@ -70,6 +70,14 @@ export type ServiceOptions = {
   readonly killStrays?: boolean;
   /** launchd: how long `bootstrap` is retried on exit 5 and 37. @default 15000 */
   readonly bootstrapTimeout?: number;
+  /**
+	command: a start that did not prove itself (the command exited, or nothing of it listened
+	before the deadline) is stopped before the error is returned: SIGTERM to the start
+	command's process group, SIGKILL after `forceAfter`. `true` leaves it running instead
+	(the error says which). A daemon that left that group (setsid) is not reached.
+	@default false
+	*/
+  readonly keepFailed?: boolean;
 };
 
 export type ServiceAction = 'restart' | 'stop' | 'start';
