@@ -1,5 +1,5 @@
 import {spawnSync, type SpawnSyncOptionsWithStringEncoding} from 'node:child_process';
-import {execa} from 'execa';
+import {loadExeca} from '../execa.js';
 import {nativeBinding} from '../native.js';
 import type {Owner, ProcessInfo, SocketEntry, SocketState} from '../types.js';
 import {perform} from '../steps.js';
@@ -283,6 +283,7 @@ a helper (for as long as it is stuck on a dead mount). On timeout the whole grou
 and the call returns at once, whatever the streams do.
 */
 async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> {
+  const {execa} = await loadExeca();
   const subprocess = execa('lsof', args, {
     reject: false,
     detached: true,

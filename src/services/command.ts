@@ -11,8 +11,8 @@ process stays referenced while it is awaited, so a process with nothing else to 
 for the answer; it is unreferenced only once the start has been proven.
 */
 import type {ChildProcess} from 'node:child_process';
-import {execa} from 'execa';
 import {describeSocket, NotListeningError, type ServiceError} from '../errors.js';
+import {loadExeca} from '../execa.js';
 import {nativeBinding} from '../native.js';
 import type {ProcessInfo, SocketEntry} from '../types.js';
 import {waitForListening} from '../wait.js';
@@ -80,6 +80,7 @@ class CommandService {
   async start(previousPid: number | undefined): Promise<ServiceResult> {
     const [file, ...args] = this.spec.start;
     const t0 = performance.now();
+    const {execa} = await loadExeca();
     const subprocess = execa(file!, args, {
       detached: true, // its own session: it outlives us and our process group
       stdio: 'ignore',

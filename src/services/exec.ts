@@ -1,4 +1,4 @@
-import {execa} from 'execa';
+import {loadExeca} from '../execa.js';
 import type {Trail} from './trail.js';
 
 export type ToolResult = {
@@ -28,6 +28,7 @@ export async function runTool(
   /** `env` is added to this process's environment. */
   options: {timeout: number; env?: Record<string, string>},
 ): Promise<ToolResult> {
+  const {execa} = await loadExeca();
   const result = await execa(file, args, {
     reject: false,
     timeout: options.timeout,
