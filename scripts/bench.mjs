@@ -16,6 +16,7 @@ import {parseArgs} from 'node:util';
 import * as portwarden from '../dist/index.js';
 import {renderSvg} from './bench-svg.mjs';
 import {measureColdStart} from './bench-cold.mjs';
+import {measureRestart} from './bench-restart.mjs';
 import {measureReaction} from './bench-wait.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -363,6 +364,24 @@ async function measureColdRows(results) {
   }
 }
 
+/** restartService against systemctl restart + waitForListening (not in --quick). */
+async function measureRestartRows(results) {
+  if (quick) {
+    console.error('  restart overhead: skipped in --quick');
+    return;
+  }
+
+  const {rows, skipped} = await measureRestart({rounds: 15});
+  if (skipped) {
+    console.error(`  restart overhead: skipped (${skipped})`);
+  }
+
+  for (const row of rows) {
+    results.push(row);
+    console.error(`  ${row.operation}: ${row.method.padEnd(44)} ${formatUs(row.medianUs)}`);
+  }
+}
+
 function formatUs(us) {
   if (us < 1000) return `${us.toFixed(1)} µs`;
   if (us < 1_000_000) return `${(us / 1000).toFixed(2)} ms`;
@@ -408,6 +427,7 @@ const results = [];
 for (const scale of SCALES) await measureScale(scale, peers, results);
 await measureReactionRows(results);
 await measureColdRows(results);
+await measureRestartRows(results);
 const info = machine();
 const md = markdown(results, info);
 mkdirSync(outDir, {recursive: true});
