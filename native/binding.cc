@@ -32,8 +32,10 @@ namespace {
 // Mirrors node's fs errors: err.code, err.errno (negative), err.syscall.
 Napi::Error errno_error(Napi::Env env, int neg_errno, const char* syscall) {
   int e = neg_errno < 0 ? neg_errno : -neg_errno;
-  const char* code = uv_err_name(e);
-  std::string message = std::string(code) + ": " + uv_strerror(e) + ", " + syscall;
+  // libuv has no name for EBADMSG (an unlocked PID file that names no pid).
+  const char* code = e == -EBADMSG ? "EBADMSG" : uv_err_name(e);
+  const char* text = e == -EBADMSG ? "bad message" : uv_strerror(e);
+  std::string message = std::string(code) + ": " + text + ", " + syscall;
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
   err.Set("errno", Napi::Number::New(env, e));
@@ -483,15 +485,18 @@ class Addon : public Napi::Addon<Addon> {
     return 0;
   }
 
-  // pidfileClaim(path, data) -> {fd, created, tookOver, pid, startTime, bootId, previous?}
-  //   | {held: record}. `data` is '' or one line of JSON (no '\n').
+  // pidfileClaim(path, data, force?) -> {fd, created, tookOver, pid, startTime, bootId,
+  //   previous?} | {held: record, locked}. `data` is '' or one line of JSON (no '\n').
   Napi::Value PidfileClaim(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path;
-    if (!get_path(info, 0, path) || info.Length() < 2 || !info[1].IsString()) {
-      throw_type(env, "pidfileClaim(path: non-empty string without NUL, data: string)");
+    if (!get_path(info, 0, path) || info.Length() < 2 || !info[1].IsString() ||
+        (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsBoolean())) {
+      throw_type(env,
+                 "pidfileClaim(path: non-empty string without NUL, data: string, force?: boolean)");
       return env.Undefined();
     }
+    bool force = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     std::string data = info[1].As<Napi::String>().Utf8Value();
     if (data.size() > kPidFileMaxDataBytes || data.find('\n') != std::string::npos ||
         data.find('\0') != std::string::npos) {
@@ -504,7 +509,7 @@ class Addon : public Napi::Addon<Addon> {
       return env.Undefined();
     }
     PidFileClaim claim;
-    r = pidfile_claim(path.c_str(), self_, data, claim);
+    r = pidfile_claim(path.c_str(), self_, data, force, claim);
     if (r < 0) {
       errno_error(env, r, claim.syscall).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -512,6 +517,7 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Object o = Napi::Object::New(env);
     if (claim.held) {
       o.Set("held", pidfile_record_to_js(env, claim.holder));
+      o.Set("locked", Napi::Boolean::New(env, claim.locked));
       return o;
     }
     pidfiles_[claim.fd] = HeldPidFile{path, claim.dev, claim.ino};
