@@ -318,8 +318,12 @@ class Addon : public Napi::Addon<Addon> {
   std::string boot_id_;        // per environment, read once
   ProbeCache cache_;           // the netlink socket reused by synchronous probes
   bool no_sock_diag_ = false;  // PORTWARDEN_FAULT=sock_diag_enoent (tests only)
-  // PID files this environment owns, by fd: released when the environment ends (a
-  // worker thread exiting), so that a lock never outlives its owner's JS world.
+  // PID files this environment owns, by fd: closed when the environment ends (a worker
+  // thread exiting, the process exiting), so that a lock never outlives its owner's JS world
+  // unless a child process shares it. Teardown never unlinks: a file handed over to a child
+  // (or inherited by one) is still locked by it, and unlinking would let a second claimer
+  // create a new file while that child runs. A file left unlocked names this process: stale
+  // once it exits, and taken over by a later claim of this process.
   struct HeldPidFile {
     std::string path;
     uint64_t dev;
@@ -331,7 +335,7 @@ class Addon : public Napi::Addon<Addon> {
  public:
   ~Addon() {
     probe_cache_close(cache_);
-    for (auto& [fd, held] : pidfiles_) pidfile_release(fd, held.path.c_str(), held.dev, held.ino);
+    for (auto& entry : pidfiles_) close(entry.first);
   }
 
  private:

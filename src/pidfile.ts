@@ -249,6 +249,9 @@ Claims the PID file at `path` for this process, atomically: the file is locked w
   file that is not empty but names no pid throws `PidFileError` `EBADMSG`. Both are left
   byte for byte as they were (mtime too) unless `force` is set.
 
+Environment teardown (a worker thread or the process ending without `release()`) closes
+the descriptor but never removes the file: a child that inherited it keeps it locked.
+
 File format: `<pid>\n<startTime>\n<bootId>\n` and, with `data`, one line of JSON.
 
 @throws {AlreadyRunningError} another live process holds the file (its lock, or an unlocked

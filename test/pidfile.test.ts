@@ -612,7 +612,7 @@ describe('claimPidFile', () => {
     expect(() => b.pidfileRead!(5)).toThrow(TypeError);
   });
 
-  it('releases the files of a worker thread when it exits', async () => {
+  it('closes, but never removes, the file of a worker thread that ends (stale: this process takes it over)', async () => {
     const file = path.join(dir(), 'worker.pid');
     const worker = new Worker(
       `
@@ -620,21 +620,38 @@ describe('claimPidFile', () => {
       import(workerData.url).then(({claimPidFile}) => {
         const h = claimPidFile(workerData.file);
         parentPort.postMessage({pid: h.pid});
-        setInterval(() => {}, 1000); // hold it until terminated
+        parentPort.once('message', () => parentPort.close()); // then the worker ends
       });
       `,
       {eval: true, workerData: {file, url: `file://${packageRoot}/dist/index.js`}},
     );
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const message = await new Promise((resolve) => worker.once('message', resolve));
     expect(message).toEqual({pid: process.pid});
     expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
     // The worker's claim excludes this thread too: one process, one claim per file.
     expect(() => claimPidFile(file)).toThrow(AlreadyRunningError);
-    await worker.terminate();
-    // The addon's per-environment state releases it (unlinked while locked, then closed).
-    await until(() => !existsSync(file));
+    const bytes = readFileSync(file);
+    worker.postMessage('end');
+    expect(await exited).toBe(0);
+    // The addon's per-environment state closed the descriptor (the lock is gone) and left
+    // the file as it was.
+    expect(readFileSync(file)).toEqual(bytes);
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: false});
+    // Another process cannot prove this process gone, so it leaves the file alone...
+    const other = forkClaimer({mode: 'once', path: file});
+    expect(await other.next()).toMatchObject({
+      owner: false,
+      name: 'AlreadyRunningError',
+      holderPid: process.pid,
+    });
+    expect(readFileSync(file)).toEqual(bytes);
+    // ...while this process knows it holds no claim on it: stale, taken over.
     const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: process.pid, locked: false}});
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
     handle.release();
+    expect(existsSync(file)).toBe(false);
   });
 });
 
@@ -892,4 +909,66 @@ describe('foreign PID files (unlocked, written by daemons that do not lock)', ()
       expect(existsSync(absent)).toBe(false);
     },
   );
+});
+
+describe('environment teardown', () => {
+  /** Runs `code` (an ES module) in a fresh node process; resolves its JSON output once it exits 0. */
+  async function runNode<T>(code: string): Promise<T> {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    track(child.pid);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({status, err}).toEqual({status: 0, err: ''});
+    return JSON.parse(out) as T;
+  }
+
+  it('keeps a handed-over file when the launcher exits normally: the child holds it', async () => {
+    const file = path.join(dir(), 'handed.pid');
+    const {launcher, daemon} = await runNode<{launcher: number; daemon: number}>(`
+      import {spawn} from 'node:child_process';
+      const {claimPidFile} = await import(${JSON.stringify(distEntry)});
+      const h = claimPidFile(${JSON.stringify(file)});
+      const child = spawn('sleep', ['60'], {stdio: ['ignore', 'ignore', 'ignore', h.fd], detached: true});
+      child.unref();
+      h.handOver(child.pid);
+      console.log(JSON.stringify({launcher: process.pid, daemon: child.pid}));
+    `);
+    track(daemon);
+    expect(daemon).not.toBe(launcher);
+    // The launcher's teardown closed its descriptor; the daemon's keeps the lock.
+    expect(existsSync(file)).toBe(true);
+    expect(readPidFile(file)).toMatchObject({pid: daemon, locked: true, alive: true});
+    const before = snapshot(file);
+    expect(claimError(file)).toMatchObject({
+      name: 'AlreadyRunningError',
+      holder: {pid: daemon, locked: true, alive: true},
+    });
+    expect(claimError(file, {force: true})).toBeInstanceOf(AlreadyRunningError);
+    expectUnchanged(file, before);
+
+    process.kill(daemon, 'SIGKILL');
+    await until(() => readPidFile(file)?.locked === false);
+    const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: daemon, alive: false}});
+    handle.release();
+  });
+
+  it('keeps a file still claimed at exit (closed, not removed): stale once the process is gone', async () => {
+    const file = path.join(dir(), 'kept.pid');
+    const {launcher} = await runNode<{launcher: number}>(`
+      const {claimPidFile} = await import(${JSON.stringify(distEntry)});
+      claimPidFile(${JSON.stringify(file)});
+      console.log(JSON.stringify({launcher: process.pid}));
+    `);
+    expect(existsSync(file)).toBe(true);
+    expect(readPidFile(file)).toMatchObject({pid: launcher, locked: false, alive: false});
+    const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: launcher, alive: false}});
+    handle.release();
+  });
 });
