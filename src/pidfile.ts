@@ -342,11 +342,13 @@ export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFi
 }
 
 /**
-Reads the PID file at `path` without taking it: `undefined` when there is no file.
-`locked` tells whether a live process holds the lock. Files written by tools that do not
-lock (a pid alone, with or without a newline) are read too: they are `locked: false`, and
-`alive` tells whether that pid (with that start time, when recorded) still runs, in which
-case the instance runs (held by a foreign process).
+Reads the PID file at `path` without taking it: `undefined` when there is no file (ENOENT:
+the file or its directory does not exist). A path through a regular file (ENOTDIR) can never
+name a PID file and is a misconfiguration, not "not running": it throws `PidFileError`, as
+every other failure does. `locked` tells whether a live process holds the lock. Files written
+by tools that do not lock (a pid alone, with or without a newline) are read too: they are
+`locked: false`, and `alive` tells whether that pid (with that start time, when recorded)
+still runs, in which case the instance runs (held by a foreign process).
 */
 export function readPidFile(file: string): PidFileInfo | undefined {
   assertFilePath(file);

@@ -21,9 +21,13 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {
   AlreadyRunningError,
   claimPidFile,
+  clearStopping,
+  isStopping,
+  markStopping,
   PidFileError,
   processInfo,
   readPidFile,
+  readStopping,
 } from '../src/index.js';
 import {nativeBinding, packageRoot} from '../src/native.js';
 import {pidFileError} from '../src/pidfile.js';
@@ -658,6 +662,39 @@ describe('claimPidFile', () => {
 describe('readPidFile', () => {
   it('returns undefined when there is no file', () => {
     expect(readPidFile(path.join(dir(), 'none.pid'))).toBeUndefined();
+  });
+
+  it('answers a missing directory with undefined and a path through a file with ENOTDIR, as the stopping sentinel does', () => {
+    const d = dir();
+    const missing = path.join(d, 'missing', 'x.pid');
+    expect(readPidFile(missing)).toBeUndefined();
+    expect(isStopping(missing)).toBe(false);
+    expect(readStopping(missing)).toBeUndefined();
+    expect(clearStopping(missing)).toBe(false);
+
+    writeFileSync(path.join(d, 'file'), 'x');
+    const through = path.join(d, 'file', 'x.pid');
+    const calls = {
+      readPidFile: () => readPidFile(through),
+      claimPidFile: () => claimPidFile(through),
+      isStopping: () => isStopping(through),
+      readStopping: () => readStopping(through),
+      clearStopping: () => clearStopping(through),
+      markStopping: () => markStopping(through),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      let error: unknown;
+      try {
+        call();
+      } catch (e) {
+        error = e;
+      }
+
+      expect(error, name).toBeInstanceOf(PidFileError);
+      expect(error, name).toMatchObject({code: 'ENOTDIR', path: through});
+    }
+
+    expect(readFileSync(path.join(d, 'file'), 'utf8')).toBe('x');
   });
 
   it('tells locked from unlocked without taking the file', async () => {
