@@ -32,8 +32,10 @@ namespace {
 // Mirrors node's fs errors: err.code, err.errno (negative), err.syscall.
 Napi::Error errno_error(Napi::Env env, int neg_errno, const char* syscall) {
   int e = neg_errno < 0 ? neg_errno : -neg_errno;
-  const char* code = uv_err_name(e);
-  std::string message = std::string(code) + ": " + uv_strerror(e) + ", " + syscall;
+  // libuv has no name for EBADMSG (an unlocked PID file that names no pid).
+  const char* code = e == -EBADMSG ? "EBADMSG" : uv_err_name(e);
+  const char* text = e == -EBADMSG ? "bad message" : uv_strerror(e);
+  std::string message = std::string(code) + ": " + text + ", " + syscall;
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
   err.Set("errno", Napi::Number::New(env, e));
@@ -316,8 +318,12 @@ class Addon : public Napi::Addon<Addon> {
   std::string boot_id_;        // per environment, read once
   ProbeCache cache_;           // the netlink socket reused by synchronous probes
   bool no_sock_diag_ = false;  // PORTWARDEN_FAULT=sock_diag_enoent (tests only)
-  // PID files this environment owns, by fd: released when the environment ends (a
-  // worker thread exiting), so that a lock never outlives its owner's JS world.
+  // PID files this environment owns, by fd: closed when the environment ends (a worker
+  // thread exiting, the process exiting), so that a lock never outlives its owner's JS world
+  // unless a child process shares it. Teardown never unlinks: a file handed over to a child
+  // (or inherited by one) is still locked by it, and unlinking would let a second claimer
+  // create a new file while that child runs. A file left unlocked names this process: stale
+  // once it exits, and taken over by a later claim of this process.
   struct HeldPidFile {
     std::string path;
     uint64_t dev;
@@ -329,7 +335,7 @@ class Addon : public Napi::Addon<Addon> {
  public:
   ~Addon() {
     probe_cache_close(cache_);
-    for (auto& [fd, held] : pidfiles_) pidfile_release(fd, held.path.c_str(), held.dev, held.ino);
+    for (auto& entry : pidfiles_) close(entry.first);
   }
 
  private:
@@ -483,15 +489,18 @@ class Addon : public Napi::Addon<Addon> {
     return 0;
   }
 
-  // pidfileClaim(path, data) -> {fd, created, tookOver, pid, startTime, bootId, previous?}
-  //   | {held: record}. `data` is '' or one line of JSON (no '\n').
+  // pidfileClaim(path, data, force?) -> {fd, created, tookOver, pid, startTime, bootId,
+  //   previous?} | {held: record, locked}. `data` is '' or one line of JSON (no '\n').
   Napi::Value PidfileClaim(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path;
-    if (!get_path(info, 0, path) || info.Length() < 2 || !info[1].IsString()) {
-      throw_type(env, "pidfileClaim(path: non-empty string without NUL, data: string)");
+    if (!get_path(info, 0, path) || info.Length() < 2 || !info[1].IsString() ||
+        (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsBoolean())) {
+      throw_type(env,
+                 "pidfileClaim(path: non-empty string without NUL, data: string, force?: boolean)");
       return env.Undefined();
     }
+    bool force = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     std::string data = info[1].As<Napi::String>().Utf8Value();
     if (data.size() > kPidFileMaxDataBytes || data.find('\n') != std::string::npos ||
         data.find('\0') != std::string::npos) {
@@ -504,7 +513,7 @@ class Addon : public Napi::Addon<Addon> {
       return env.Undefined();
     }
     PidFileClaim claim;
-    r = pidfile_claim(path.c_str(), self_, data, claim);
+    r = pidfile_claim(path.c_str(), self_, data, force, claim);
     if (r < 0) {
       errno_error(env, r, claim.syscall).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -512,6 +521,7 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Object o = Napi::Object::New(env);
     if (claim.held) {
       o.Set("held", pidfile_record_to_js(env, claim.holder));
+      o.Set("locked", Napi::Boolean::New(env, claim.locked));
       return o;
     }
     pidfiles_[claim.fd] = HeldPidFile{path, claim.dev, claim.ino};

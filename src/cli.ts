@@ -496,9 +496,9 @@ export const commands: Record<string, Command> = {
   },
   pidfile: {
     usage:
-      'portwarden pidfile read <path> | claim <path> | release <path> | exec <path> [--data JSON] -- <command> [args...]',
+      'portwarden pidfile read <path> | claim <path> [--force] | release <path> [--force] | exec <path> [--force] [--data JSON] -- <command> [args...]',
     summary: 'read, test, clear or hold a PID file (exec holds its lock for the life of a command)',
-    options: {data: {type: 'string'}},
+    options: {data: {type: 'string'}, force: {type: 'boolean', default: false}},
     async run([action, file, ...commandLine], values, io) {
       if (file === undefined || !['read', 'claim', 'release', 'exec'].includes(action ?? '')) {
         throw new UsageError('Expected read, claim, release or exec and a path');
@@ -513,33 +513,98 @@ export const commands: Record<string, Command> = {
       };
 
       if (action === 'read') {
+        if (values.force) {
+          throw new UsageError(
+            '--force applies to claim, release and exec',
+            commands.pidfile!.usage,
+          );
+        }
+
         const info = readPidFile(file);
         if (info === undefined) {
           report(`${file}: no PID file`, {exists: false});
           return EXIT.no;
         }
 
+        // Running: a live process holds the lock, or the unlocked file names a live process
+        // (a daemon that writes its pid without locking). Either way the instance runs.
         const state = info.locked
           ? 'held (running)'
           : info.alive
-            ? 'stale (unlocked; its pid still runs)'
-            : 'stale';
+            ? 'running (held by a foreign process, unlocked)'
+            : info.pid === undefined
+              ? 'unlocked, empty or not a PID file portwarden can read'
+              : 'stale';
         report(`${file}: pid ${info.pid ?? '?'} ${state}`, {exists: true, ...info});
-        return info.locked ? EXIT.ok : EXIT.no;
+        return info.alive ? EXIT.ok : EXIT.no;
       }
 
-      // A claim throws AlreadyRunningError (exit 1) while a live process holds the file.
-      const data =
-        values.data === undefined ? undefined : (JSON.parse(values.data as string) as unknown);
-      const handle = claimPidFile(file, data === undefined ? {} : {data});
+      let data: unknown;
+      if (values.data !== undefined) {
+        try {
+          data = JSON.parse(values.data as string) as unknown;
+        } catch (error) {
+          throw new UsageError(
+            `Expected --data to be JSON, got '${values.data as string}' (${(error as Error).message})`,
+            commands.pidfile!.usage,
+          );
+        }
+      }
+
+      let handle;
+      try {
+        handle = claimPidFile(file, {
+          ...(data === undefined ? {} : {data}),
+          force: values.force as boolean,
+        });
+      } catch (error) {
+        // Held (a lock, or a live foreign pid) or unreadable: exit 1, the file untouched.
+        const e = error as Error & {code?: string; path?: string; holder?: unknown};
+        if (e?.name !== 'AlreadyRunningError' && e?.name !== 'PidFileError') {
+          throw error;
+        }
+
+        if (values.json) {
+          const {holder} = e;
+          io.out(
+            JSON.stringify({
+              error: e.name,
+              code: e.code,
+              message: e.message,
+              path: e.path,
+              ...(holder === undefined ? {} : {holder}),
+            }),
+          );
+        }
+
+        io.err(`portwarden pidfile: ${e.message}`);
+        return EXIT.no;
+      }
+
       if (action !== 'exec') {
         // This process exits at once, so it cannot keep the lock: claim tests, release clears.
         handle.release();
+        // Without --force only stale records (or none) get here.
+        const {previous} = handle;
+        const forced = !handle.tookOver
+          ? undefined
+          : previous?.pid === undefined
+            ? 'forced: it was not a PID file portwarden can read'
+            : previous.alive
+              ? `forced: its pid ${previous.pid} still runs`
+              : undefined;
+        const note = forced ?? (handle.tookOver ? 'held a stale record' : undefined);
+        const removed = forced ? `PID file removed (${forced})` : 'stale PID file removed';
         report(
           action === 'claim'
-            ? `${file}: free to claim${handle.tookOver ? ' (held a stale record)' : ''}`
-            : `${file}: ${handle.created ? 'no PID file' : 'stale PID file removed'}`,
-          {path: handle.path, created: handle.created, tookOver: handle.tookOver},
+            ? `${file}: free to claim${note ? ` (${note})` : ''}`
+            : `${file}: ${handle.created ? 'no PID file' : removed}`,
+          {
+            path: handle.path,
+            created: handle.created,
+            tookOver: handle.tookOver,
+            ...(handle.previous === undefined ? {} : {previous: handle.previous}),
+          },
         );
         return EXIT.ok;
       }

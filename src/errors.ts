@@ -100,8 +100,10 @@ export class TerminateError extends Error {
 setName(TerminateError, 'TerminateError');
 
 /**
-Another live process holds the PID file's lock. `holder` is what its file says; `pid` is
-`undefined` when the locked file names no pid (a locked file is alive whatever it contains).
+Another live process holds the PID file: its lock (`holder.locked: true`), or, for a daemon
+that writes its pid without locking, an unlocked file naming it (`holder.locked: false`,
+never taken over without `force`). `holder` is what the file says; `pid` is `undefined` when
+a locked file names no pid (a locked file is alive whatever it contains).
 */
 export class AlreadyRunningError extends Error {
   declare readonly code: 'EEXIST';
@@ -121,8 +123,10 @@ setName(AlreadyRunningError, 'AlreadyRunningError');
 /**
 A PID file (or stopping sentinel) could not be claimed or read. `code`, `errno` and
 `syscall` are those of the failing system call, as in node's `fs` errors: `ENOENT` (missing
-directory), `EISDIR`, `ELOOP` (a symlink: refused), `EACCES`, `ENAMETOOLONG`, `EAGAIN`
-(locked but still being written), `ENOLCK`/`EOPNOTSUPP` (no flock on that filesystem).
+directory), `ENOTDIR`, `EISDIR`, `ELOOP` (a symlink: refused), `EACCES`, `ENAMETOOLONG`,
+`EAGAIN` (locked but still being written), `EBADMSG` (an unlocked file that is not empty but
+names no pid: left untouched without `force`), `ENOLCK`/`EOPNOTSUPP` (no flock on that
+filesystem).
 */
 export class PidFileError extends Error {
   declare readonly code: string;

@@ -46,7 +46,8 @@ export type RawPidFileClaim =
       bootId: string;
       previous?: RawPidFileRecord;
     }
-  | {held: RawPidFileRecord};
+  /** `locked`: the holder holds the lock; otherwise the unlocked file names a live process. */
+  | {held: RawPidFileRecord; locked: boolean};
 
 export type RawProcessInfo = {
   pid: number;
@@ -101,17 +102,19 @@ export type NativeBinding = {
   /** One datagram to a unix socket path (`@name` = Linux abstract namespace); throws errno errors. */
   notify(socketPath: string, message: string): void;
   /**
-  Claims a PID file (open O_EXCL/existing, flock, dev/ino re-check, ftruncate + one pwrite).
-  `data` is '' or one line of JSON. Throws errno errors (`syscall` names the failing call;
-  `EAGAIN` = locked but still empty).
+  Claims a PID file (open O_EXCL/existing, flock, dev/ino re-check, judge the unlocked
+  contents, ftruncate + one pwrite). `data` is '' or one line of JSON. `force` takes over an
+  unlocked file naming a live process or no pid. Throws errno errors (`syscall` names the
+  failing call; `EAGAIN` = locked but still empty; `EBADMSG` = unlocked, not empty, no pid).
   */
-  pidfileClaim(path: string, data: string): RawPidFileClaim;
-  /** Unlinks the file while still locked (if the path still names it), then closes `fd`. */
+  pidfileClaim(path: string, data: string, force?: boolean): RawPidFileClaim;
+  /** Rewrites the record of a held file to name `pid` (a child that inherited `fd`). */
   pidfileHandOver(
     fd: number,
     pid: number,
     data: string,
   ): {pid: number; startTime: number; bootId: string};
+  /** Unlinks the file while still locked (if the path still names it), then closes `fd`. */
   pidfileRelease(fd: number): void;
   /** Reads a PID file without taking it; `undefined` when there is no file. */
   pidfileRead(path: string): {locked: boolean; record: RawPidFileRecord} | undefined;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
 import type {NativeBinding, RawPidFileRecord} from './native.js';
 import {requireNative} from './process.js';
-import {assertPid, checkOptions, show} from './validate.js';
+import {assertBoolean, assertPid, checkOptions, show} from './validate.js';
 
 /** What a PID file names. Fields the file does not hold (a foreign format, garbage) are `undefined`. */
 export type PidFileHolder = {
@@ -15,16 +15,23 @@ export type PidFileHolder = {
   readonly data: unknown;
   /**
 	Whether an instance is alive. A locked file is alive whatever it contains (only a live
-	process can hold the lock); an unlocked file is stale, and `alive` then tells whether
-	the process it names still runs (same start time and boot when recorded).
+	process can hold the lock). An unlocked file is alive while the process it names runs
+	(same start time and boot id, when recorded): a daemon that writes its pid without
+	locking (held by a foreign process, which `claimPidFile` never takes over without
+	`force`). An unlocked file that is empty, names no pid, or names a process that is gone
+	(or a zombie) is not alive.
 	*/
   readonly alive: boolean;
-};
-
-export type PidFileInfo = PidFileHolder & {
-  /** A live process holds the file's lock: the instance runs. Unlocked files are stale. */
+  /**
+	A live process holds the file's lock (a portwarden claim, or any `flock` user): the
+	instance runs. `false` with `alive: true`: held by a foreign process that does not lock;
+	`false` with `alive: false`: stale.
+	*/
   readonly locked: boolean;
 };
+
+/** What `readPidFile` reports (the same fields as `PidFileHolder`). */
+export type PidFileInfo = PidFileHolder;
 
 export type ClaimPidFileOptions = {
   /**
@@ -33,6 +40,13 @@ export type ClaimPidFileOptions = {
 	@default undefined
 	*/
   readonly data?: unknown;
+  /**
+	Take over an unlocked file that is not provably stale: one naming a live process that
+	does not lock it (a foreign daemon's plain-pid file), or one this package cannot read
+	(not empty, no pid). A locked file is never taken, even with `force`.
+	@default false
+	*/
+  readonly force?: boolean;
 };
 
 export type PidFileHandle = {
@@ -43,9 +57,12 @@ export type PidFileHandle = {
   readonly bootId: string;
   /** The file did not exist. */
   readonly created: boolean;
-  /** A stale record left by a dead (or crashed) owner was replaced. */
+  /**
+	A previous record was replaced: a stale one left by a dead (or crashed) owner, or, with
+	`force`, one naming a live process or unreadable contents.
+	*/
   readonly tookOver: boolean;
-  /** That stale record. */
+  /** That record (`locked: false`; `alive` tells whether the process it names runs). */
   readonly previous: PidFileHolder | undefined;
   /** `release()` was called. */
   readonly released: boolean;
@@ -91,6 +108,8 @@ const HINTS: Record<string, string> = {
   EROFS: 'the filesystem is read-only',
   ENAMETOOLONG: 'the path is too long',
   EAGAIN: 'another process holds it but has not written it yet; retry shortly',
+  EBADMSG:
+    'not a PID file this package can read: not empty, yet it names no pid; left untouched; use force to take it over',
   ENOLCK:
     'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
   EOPNOTSUPP:
@@ -177,13 +196,14 @@ export function recordAlive(
   return record.startTime === undefined || info.startTime === record.startTime;
 }
 
-function holderFrom(raw: RawPidFileRecord, alive: boolean): PidFileHolder {
+function holderFrom(raw: RawPidFileRecord, alive: boolean, locked: boolean): PidFileHolder {
   return {
     pid: raw.pid,
     startTime: raw.startTime,
     bootId: raw.bootId,
     data: parseData(raw.data),
     alive,
+    locked,
   };
 }
 
@@ -217,35 +237,56 @@ function encodeData(data: unknown): string {
 
 /**
 Claims the PID file at `path` for this process, atomically: the file is locked with
-`flock` before it is truncated and written, and the lock is held until `release()` or until
-the process dies (even by SIGKILL). An unlocked file is stale whatever pid it names and is
-taken over; a locked one throws `AlreadyRunningError` naming its holder.
+`flock` before it is read, judged, truncated and written, and the lock is held until
+`release()` or until the process dies (even by SIGKILL).
+
+- A locked file throws `AlreadyRunningError` naming its holder (`locked: true`).
+- An unlocked file is taken over only when it is stale: empty (a crash between create and
+  write), or naming a process that is provably gone (no such pid, a zombie, or a recorded
+  start time or boot id that does not match), or naming this very process.
+- An unlocked file naming a live process (a daemon that writes its pid without locking)
+  throws `AlreadyRunningError` with `holder.locked: false, alive: true`, and an unlocked
+  file that is not empty but names no pid throws `PidFileError` `EBADMSG`. Both are left
+  byte for byte as they were (mtime too) unless `force` is set.
+
+Environment teardown (a worker thread or the process ending without `release()`) closes
+the descriptor but never removes the file: a child that inherited it keeps it locked.
 
 File format: `<pid>\n<startTime>\n<bootId>\n` and, with `data`, one line of JSON.
 
-@throws {AlreadyRunningError} another live process holds the file.
-@throws {PidFileError} `EAGAIN` when the holder has locked but not yet written the file; the
-errno code of the failing call otherwise (`ENOENT`, `EISDIR`, `ELOOP` for a symlink,
-`EACCES`, `ENAMETOOLONG`, `ENOLCK`/`EOPNOTSUPP` on filesystems without flock).
+@throws {AlreadyRunningError} another live process holds the file (its lock, or an unlocked
+file naming it).
+@throws {PidFileError} `EAGAIN` when the holder has locked but not yet written the file;
+`EBADMSG` for an unlocked file this package cannot read (without `force`); the errno code of
+the failing call otherwise (`ENOENT`, `ENOTDIR`, `EISDIR`, `ELOOP` for a symlink, `EACCES`,
+`ENAMETOOLONG`, `ENOLCK`/`EOPNOTSUPP` on filesystems without flock).
 */
 export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFileHandle {
   assertFilePath(file);
-  const {data} = checkOptions<ClaimPidFileOptions>(options, ['data'], 'claimPidFile');
+  const {data, force = false} = checkOptions<ClaimPidFileOptions>(
+    options,
+    ['data', 'force'],
+    'claimPidFile',
+  );
+  assertBoolean(force, 'options.force');
   const json = encodeData(data);
   const absolute = path.resolve(file);
   const b = requireNative('claimPidFile');
   let raw;
   try {
-    raw = b.pidfileClaim(absolute, json);
+    raw = b.pidfileClaim(absolute, json, force);
   } catch (error) {
     throw pidFileError(error, absolute, 'claim PID file');
   }
 
   if ('held' in raw) {
-    const holder = holderFrom(raw.held, true);
+    const holder = holderFrom(raw.held, true, raw.locked);
     const who =
       holder.pid === undefined ? 'a process (the file names no pid)' : `pid ${holder.pid}`;
-    throw new AlreadyRunningError(`PID file ${show(absolute)} is held by ${who}`, {
+    const how = raw.locked
+      ? ''
+      : ' (a process that does not lock it; left untouched; use force to take it over)';
+    throw new AlreadyRunningError(`PID file ${show(absolute)} is held by ${who}${how}`, {
       path: absolute,
       holder,
     });
@@ -254,7 +295,7 @@ export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFi
   const {fd} = raw;
   let released = false;
   const previous = raw.previous
-    ? holderFrom(raw.previous, recordAlive(b, raw.previous))
+    ? holderFrom(raw.previous, recordAlive(b, raw.previous), false)
     : undefined;
   return {
     path: absolute,
@@ -301,10 +342,13 @@ export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFi
 }
 
 /**
-Reads the PID file at `path` without taking it: `undefined` when there is no file.
-`locked` tells whether a live process holds it. Files written by tools that do not lock
-(a pid alone, with or without a newline) are read too: they are `locked: false`, and
-`alive` tells whether that pid (with that start time, when recorded) still runs.
+Reads the PID file at `path` without taking it: `undefined` when there is no file (ENOENT:
+the file or its directory does not exist). A path through a regular file (ENOTDIR) can never
+name a PID file and is a misconfiguration, not "not running": it throws `PidFileError`, as
+every other failure does. `locked` tells whether a live process holds the lock. Files written
+by tools that do not lock (a pid alone, with or without a newline) are read too: they are
+`locked: false`, and `alive` tells whether that pid (with that start time, when recorded)
+still runs, in which case the instance runs (held by a foreign process).
 */
 export function readPidFile(file: string): PidFileInfo | undefined {
   assertFilePath(file);
@@ -322,5 +366,5 @@ export function readPidFile(file: string): PidFileInfo | undefined {
   }
 
   const alive = raw.locked || recordAlive(b, raw.record);
-  return {...holderFrom(raw.record, alive), locked: raw.locked};
+  return holderFrom(raw.record, alive, raw.locked);
 }

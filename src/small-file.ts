@@ -45,9 +45,12 @@ export type SmallFile = {
 
 /**
 Reads a file of at most `maxBytes` bytes. It is opened with O_NOFOLLOW (a symlink is refused)
-and O_NONBLOCK (a FIFO does not block the open). `undefined` when it does not exist (ENOENT,
-ENOTDIR); any other failure to open throws a PidFileError "Cannot `what` `file`". A failure of
-fstat or read is thrown as that PidFileError too with `wrapReadErrors`, otherwise as it is.
+and O_NONBLOCK (a FIFO does not block the open). `undefined` when it does not exist (ENOENT:
+the file or its directory is missing). Any other failure to open throws a PidFileError
+"Cannot `what` `file`", ENOTDIR included (a path component is a regular file: no file can ever
+exist there, a misconfiguration that "absent" would hide), the rule of `readPidFile`. A
+failure of fstat or read is thrown as that PidFileError too with `wrapReadErrors`, otherwise
+as it is.
 */
 export function readSmallFile(
   file: string,
@@ -59,8 +62,7 @@ export function readSmallFile(
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    const code = (error as {code?: unknown}).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
+    if ((error as {code?: unknown}).code === 'ENOENT') {
       return undefined;
     }
 

@@ -139,8 +139,9 @@ export function markStopping(file: string, options?: MarkStoppingOptions): Stopp
 
 /**
 Reads the sentinel at `path`: its contents while it is active, `undefined` when there is
-none. Corrupt, empty, expired sentinels (and ones from an earlier boot) count as absent and
-are removed.
+none (ENOENT: the file or its directory is missing). Corrupt, empty, expired sentinels (and
+ones from an earlier boot) count as absent and are removed. A path through a regular file
+(ENOTDIR) throws `PidFileError`, as `readPidFile` does.
 */
 export function readStopping(file: string): StoppingInfo | undefined {
   assertFilePath(file);
@@ -184,8 +185,8 @@ export function clearStopping(file: string): boolean {
     unlinkSync(absolute);
     return true;
   } catch (error) {
-    const code = (error as {code?: unknown}).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
+    // ENOTDIR (a path component is a file) throws, as in readPidFile and readStopping.
+    if ((error as {code?: unknown}).code === 'ENOENT') {
       return false;
     }
 

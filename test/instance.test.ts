@@ -1,11 +1,12 @@
-import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {spawn} from 'node:child_process';
+import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {claimInstance, type IsAlive, processInfo, readPidFile} from '../src/index.js';
 import {type Claimer, forkClaimer} from './claimer.js';
 import {aliveByPing} from './fixtures/ping.mjs';
-import {numberedDirs, startListener} from './helpers.js';
+import {numberedDirs, startListener, track} from './helpers.js';
 import {testPort} from './ports.js';
 
 const dir = numberedDirs('portwarden-instance-');
@@ -270,6 +271,27 @@ describe('claimInstance', () => {
     if (r.role === 'owner') {
       r.handle.release();
     }
+  });
+
+  it("reports a foreign daemon's live plain-pid file as the existing instance and leaves it alone", async () => {
+    const pidFile = path.join(dir(), 'foreign.pid');
+    const daemon = spawn('sleep', ['60'], {stdio: 'ignore'});
+    track(daemon.pid);
+    writeFileSync(pidFile, `${daemon.pid}\n`);
+    const before = {bytes: readFileSync(pidFile, 'utf8'), mtimeMs: statSync(pidFile).mtimeMs};
+    const r = await claimInstance({pidFile});
+    expect(r).toMatchObject({
+      role: 'existing',
+      holder: {pid: daemon.pid, locked: false, alive: true, hung: false, service: undefined},
+    });
+    // A bare pid is not an identity: never replaced, even when it does not answer.
+    const hung = await claimInstance({pidFile, isAlive: () => false, replaceHung: true});
+    expect(hung).toMatchObject({role: 'existing', holder: {pid: daemon.pid, hung: true}});
+    expect(daemon.exitCode).toBeNull();
+    expect(daemon.signalCode).toBeNull();
+    expect({bytes: readFileSync(pidFile, 'utf8'), mtimeMs: statSync(pidFile).mtimeMs}).toEqual(
+      before,
+    );
   });
 
   it('validates its arguments', async () => {

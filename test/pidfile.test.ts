@@ -1,7 +1,8 @@
-import {type ChildProcess, spawn} from 'node:child_process';
+import {type ChildProcess, spawn, spawnSync} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -10,6 +11,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -19,14 +21,18 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {
   AlreadyRunningError,
   claimPidFile,
+  clearStopping,
+  isStopping,
+  markStopping,
   PidFileError,
   processInfo,
   readPidFile,
+  readStopping,
 } from '../src/index.js';
 import {nativeBinding, packageRoot} from '../src/native.js';
 import {pidFileError} from '../src/pidfile.js';
 import {type Claimer, forkClaimer} from './claimer.js';
-import {sleep, track} from './helpers.js';
+import {distEntry, runAsNobody, sleep, track} from './helpers.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'portwarden-pidfile-'));
 chmodSync(root, 0o755);
@@ -69,6 +75,78 @@ async function until(condition: () => boolean, timeout = 5000): Promise<void> {
 /** Waits until someone holds the lock of `file` (readPidFile says locked). */
 async function untilLocked(file: string): Promise<void> {
   await until(() => existsSync(file) && readPidFile(file)?.locked === true);
+}
+
+type Snapshot = {bytes: Buffer; ino: bigint; uid: number; mode: number; mtimeNs: bigint};
+
+/**
+Moves the file's mtime a year into the past (so that any write would show), then records
+its bytes, inode, owner, mode and mtime.
+*/
+function snapshot(file: string): Snapshot {
+  const past = new Date(Date.now() - 365 * 24 * 3600 * 1000);
+  utimesSync(file, past, past);
+  const st = lstatSync(file, {bigint: true});
+  return {
+    bytes: readFileSync(file),
+    ino: st.ino,
+    uid: Number(st.uid),
+    mode: Number(st.mode),
+    mtimeNs: st.mtimeNs,
+  };
+}
+
+/** The file is byte for byte what `snapshot` saw, the same inode, owner, mode and mtime. */
+function expectUnchanged(file: string, before: Snapshot): void {
+  const st = lstatSync(file, {bigint: true});
+  const bytes = readFileSync(file);
+  if (before.bytes.length <= 4096) {
+    expect(bytes.toString('latin1'), file).toBe(before.bytes.toString('latin1'));
+  } else {
+    expect(bytes.equals(before.bytes), file).toBe(true); // a deep toEqual takes seconds
+  }
+
+  expect({ino: st.ino, uid: Number(st.uid), mode: Number(st.mode), mtimeNs: st.mtimeNs}).toEqual({
+    ino: before.ino,
+    uid: before.uid,
+    mode: before.mode,
+    mtimeNs: before.mtimeNs,
+  });
+}
+
+/** Claims and returns the error (fails the test if the claim succeeds). */
+function claimError(file: string, options?: {force?: boolean}): unknown {
+  try {
+    claimPidFile(file, options).release();
+  } catch (error) {
+    return error;
+  }
+
+  throw new Error(`claimPidFile(${file}) succeeded`);
+}
+
+/** A `sleep 60` (tracked): a live process that knows nothing of PID files. */
+function sleeper(): ChildProcess & {pid: number} {
+  const child = spawn('sleep', ['60'], {stdio: 'ignore'});
+  track(child.pid);
+  return child as ChildProcess & {pid: number};
+}
+
+/** The state letter of /proc/`pid`/stat ('Z' for a zombie), `undefined` when there is none. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of a process that has exited (and been reaped). */
+function deadPid(): number {
+  const {pid, status} = spawnSync('true');
+  expect(status).toBe(0);
+  return pid!;
 }
 
 describe('claimPidFile', () => {
@@ -193,7 +271,12 @@ describe('claimPidFile', () => {
         name: 'AlreadyRunningError',
         code: 'EEXIST',
         path: file,
-        holder: expect.objectContaining({pid: holder.pid, alive: true, data: {hello: 1}}),
+        holder: expect.objectContaining({
+          pid: holder.pid,
+          alive: true,
+          locked: true,
+          data: {hello: 1},
+        }),
       }),
     );
     holder.child.kill('SIGKILL');
@@ -211,25 +294,14 @@ describe('claimPidFile', () => {
     handle.release();
   });
 
-  it('takes over an unlocked file naming a live unrelated process', async () => {
-    const file = path.join(dir(), 'foreign.pid');
-    writeFileSync(file, `${process.pid}\n`); // a tool that does not lock, naming the test runner
-    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: false, alive: true});
-    const claimer = forkClaimer({mode: 'hold', path: file});
-    expect(await claimer.next()).toMatchObject({
-      owner: true,
-      tookOver: true,
-      previousPid: process.pid,
-    });
-    expect(readPidFile(file)).toMatchObject({pid: claimer.pid, locked: true, alive: true});
-  });
-
   it('treats a file naming our pid with another start time as stale', () => {
     const file = path.join(dir(), 'reused.pid');
     writeFileSync(file, `${process.pid}\n${self.startTime! + 1}\n${self.bootId}\n`);
     expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: false, alive: false});
     writeFileSync(file, `${process.pid}\n${self.startTime}\nanother-boot\n`);
     expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: false, alive: false});
+    // Naming this very process, unlocked: no claim of ours holds it (a worker thread that
+    // ended, say), so this process takes it over.
     writeFileSync(file, `${process.pid}\n${self.startTime}\n${self.bootId}\n`);
     expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: false, alive: true});
     const handle = claimPidFile(file);
@@ -288,11 +360,9 @@ describe('claimPidFile', () => {
     expect(readFileSync(file)).toEqual(garbage);
   });
 
-  it('takes over unlocked files with garbage, huge, negative or non-numeric contents', () => {
+  it('leaves unlocked files with garbage, huge, negative or non-numeric contents alone unless forced', () => {
     const d = dir();
     const contents = [
-      '',
-      '\n\n\n',
       '-5\n',
       '0\n',
       '+12\n',
@@ -301,18 +371,46 @@ describe('claimPidFile', () => {
       'abc\n',
       '12abc\n',
       '1e3\n',
+      '\n42\n', // the pid is not on the first line
       '\u0000\u0000\u0000',
       randomBytes(4096),
       Buffer.alloc(1024 * 1024, '7'), // a huge "number"
-      `1\n${'9'.repeat(100)}\n${'x'.repeat(100)}\n{not json\n`,
     ];
     for (const [index, content] of contents.entries()) {
       const file = path.join(d, `g${index}.pid`);
       writeFileSync(file, content);
-      const info = readPidFile(file);
-      expect(info?.locked, `contents #${index}`).toBe(false);
+      const before = snapshot(file);
+      expect(readPidFile(file), `contents #${index}`).toMatchObject({
+        pid: undefined,
+        locked: false,
+        alive: false,
+      });
+      let error: unknown;
+      try {
+        claimPidFile(file);
+      } catch (e) {
+        error = e;
+      }
+
+      expect(error, `contents #${index}`).toBeInstanceOf(PidFileError);
+      expect(error).toMatchObject({code: 'EBADMSG', path: file});
+      expect((error as Error).message).toContain(file);
+      expect((error as Error).message).toContain('not a PID file this package can read');
+      expect((error as Error).message).toContain('left untouched');
+      expectUnchanged(file, before);
+      const handle = claimPidFile(file, {force: true});
+      expect(handle.tookOver, `contents #${index}`).toBe(true);
+      expect(handle.previous).toMatchObject({pid: undefined, alive: false, locked: false});
+      expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
+      handle.release();
+    }
+
+    // Empty or blank (a crash between create and write): stale, taken over without force.
+    for (const content of ['', '\n\n\n', ' \t\n']) {
+      const file = path.join(d, 'blank.pid');
+      writeFileSync(file, content);
       const handle = claimPidFile(file);
-      expect(handle.tookOver, `contents #${index}`).toBe(index >= 2);
+      expect(handle).toMatchObject({created: false, tookOver: false, previous: undefined});
       expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
       handle.release();
     }
@@ -476,6 +574,12 @@ describe('claimPidFile', () => {
       new TypeError('Expected the options of claimPidFile to be an object, got 5'),
     );
     expect(() => claim(file, {date: 1})).toThrow(/Unknown option 'date' for claimPidFile/);
+    expect(() => claim(file, {force: 'yes'})).toThrow(
+      new TypeError("Expected options.force to be a boolean, got 'yes'"),
+    );
+    expect(() => claim(file, {force: 1})).toThrow(
+      new TypeError('Expected options.force to be a boolean, got 1'),
+    );
     expect(() => claim(file, {data: 1n})).toThrow(/Expected options.data to be JSON-serialisable/);
     expect(() => claim(file, {data: () => 1})).toThrow(
       /Expected options.data to be JSON-serialisable/,
@@ -504,6 +608,7 @@ describe('claimPidFile', () => {
     expect(() => b.pidfileClaim!('/tmp/x', 1)).toThrow(TypeError);
     expect(() => b.pidfileClaim!('', '')).toThrow(TypeError);
     expect(() => b.pidfileClaim!(path.join(dir(), 'n.pid'), 'a\nb')).toThrow(TypeError);
+    expect(() => b.pidfileClaim!(path.join(dir(), 'n.pid'), '', 'yes')).toThrow(TypeError);
     expect(() => b.pidfileRelease!('1')).toThrow(TypeError);
     expect(() => b.pidfileRelease!(-1)).toThrow(TypeError);
     // Only descriptors returned by pidfileClaim are released (never close a random fd).
@@ -511,7 +616,7 @@ describe('claimPidFile', () => {
     expect(() => b.pidfileRead!(5)).toThrow(TypeError);
   });
 
-  it('releases the files of a worker thread when it exits', async () => {
+  it('closes, but never removes, the file of a worker thread that ends (stale: this process takes it over)', async () => {
     const file = path.join(dir(), 'worker.pid');
     const worker = new Worker(
       `
@@ -519,27 +624,77 @@ describe('claimPidFile', () => {
       import(workerData.url).then(({claimPidFile}) => {
         const h = claimPidFile(workerData.file);
         parentPort.postMessage({pid: h.pid});
-        setInterval(() => {}, 1000); // hold it until terminated
+        parentPort.once('message', () => parentPort.close()); // then the worker ends
       });
       `,
       {eval: true, workerData: {file, url: `file://${packageRoot}/dist/index.js`}},
     );
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const message = await new Promise((resolve) => worker.once('message', resolve));
     expect(message).toEqual({pid: process.pid});
     expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
     // The worker's claim excludes this thread too: one process, one claim per file.
     expect(() => claimPidFile(file)).toThrow(AlreadyRunningError);
-    await worker.terminate();
-    // The addon's per-environment state releases it (unlinked while locked, then closed).
-    await until(() => !existsSync(file));
+    const bytes = readFileSync(file);
+    worker.postMessage('end');
+    expect(await exited).toBe(0);
+    // The addon's per-environment state closed the descriptor (the lock is gone) and left
+    // the file as it was.
+    expect(readFileSync(file)).toEqual(bytes);
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: false});
+    // Another process cannot prove this process gone, so it leaves the file alone...
+    const other = forkClaimer({mode: 'once', path: file});
+    expect(await other.next()).toMatchObject({
+      owner: false,
+      name: 'AlreadyRunningError',
+      holderPid: process.pid,
+    });
+    expect(readFileSync(file)).toEqual(bytes);
+    // ...while this process knows it holds no claim on it: stale, taken over.
     const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: process.pid, locked: false}});
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
     handle.release();
+    expect(existsSync(file)).toBe(false);
   });
 });
 
 describe('readPidFile', () => {
   it('returns undefined when there is no file', () => {
     expect(readPidFile(path.join(dir(), 'none.pid'))).toBeUndefined();
+  });
+
+  it('answers a missing directory with undefined and a path through a file with ENOTDIR, as the stopping sentinel does', () => {
+    const d = dir();
+    const missing = path.join(d, 'missing', 'x.pid');
+    expect(readPidFile(missing)).toBeUndefined();
+    expect(isStopping(missing)).toBe(false);
+    expect(readStopping(missing)).toBeUndefined();
+    expect(clearStopping(missing)).toBe(false);
+
+    writeFileSync(path.join(d, 'file'), 'x');
+    const through = path.join(d, 'file', 'x.pid');
+    const calls = {
+      readPidFile: () => readPidFile(through),
+      claimPidFile: () => claimPidFile(through),
+      isStopping: () => isStopping(through),
+      readStopping: () => readStopping(through),
+      clearStopping: () => clearStopping(through),
+      markStopping: () => markStopping(through),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      let error: unknown;
+      try {
+        call();
+      } catch (e) {
+        error = e;
+      }
+
+      expect(error, name).toBeInstanceOf(PidFileError);
+      expect(error, name).toMatchObject({code: 'ENOTDIR', path: through});
+    }
+
+    expect(readFileSync(path.join(d, 'file'), 'utf8')).toBe('x');
   });
 
   it('tells locked from unlocked without taking the file', async () => {
@@ -555,5 +710,302 @@ describe('readPidFile', () => {
     expect(readPidFile(file)).toMatchObject({pid: holder.pid, locked: false, alive: false});
     // Reading does not take it: the stale file is still there for the next claimer.
     expect(existsSync(file)).toBe(true);
+  });
+});
+
+describe('foreign PID files (unlocked, written by daemons that do not lock)', () => {
+  it('refuses a plain-pid file naming a live process, whatever its blanks, and leaves it unchanged', async () => {
+    const d = dir();
+    const live = sleeper();
+    const variants = [
+      `${live.pid}`,
+      `${live.pid}\n`,
+      `  ${live.pid}  \n`,
+      `\t${live.pid}\r\n`,
+      ` ${live.pid}`,
+      `${live.pid}\n\n`,
+    ];
+    for (const [index, content] of variants.entries()) {
+      const file = path.join(d, `live${index}.pid`);
+      writeFileSync(file, content);
+      const before = snapshot(file);
+      expect(readPidFile(file), JSON.stringify(content)).toMatchObject({
+        pid: live.pid,
+        startTime: undefined,
+        locked: false,
+        alive: true,
+      });
+      const error = claimError(file);
+      expect(error, JSON.stringify(content)).toBeInstanceOf(AlreadyRunningError);
+      expect(error).toMatchObject({
+        code: 'EEXIST',
+        path: file,
+        holder: {pid: live.pid, startTime: undefined, locked: false, alive: true},
+      });
+      expect((error as Error).message).toContain(`held by pid ${live.pid}`);
+      expect((error as Error).message).toContain('does not lock it; left untouched');
+      expectUnchanged(file, before);
+      // The refusal dropped its momentary lock: the next claimer judges the same.
+      expect(claimError(file)).toBeInstanceOf(AlreadyRunningError);
+      expectUnchanged(file, before);
+    }
+
+    // From another process too.
+    const file = path.join(d, 'live1.pid');
+    const before = snapshot(file);
+    const claimer = forkClaimer({mode: 'once', path: file});
+    expect(await claimer.next()).toMatchObject({
+      owner: false,
+      name: 'AlreadyRunningError',
+      holderPid: live.pid,
+    });
+    expectUnchanged(file, before);
+    // pid 1 (init) runs; a file naming it, even with unreadable later lines, is held.
+    const init = path.join(d, 'init.pid');
+    writeFileSync(init, `1\n${'9'.repeat(100)}\n${'x'.repeat(100)}\n{not json\n`);
+    const initBefore = snapshot(init);
+    expect(claimError(init)).toMatchObject({
+      name: 'AlreadyRunningError',
+      holder: {pid: 1, startTime: undefined, locked: false, alive: true},
+    });
+    expectUnchanged(init, initBefore);
+  });
+
+  it('takes over a live foreign file only with force, without touching the process', () => {
+    const live = sleeper();
+    const file = path.join(dir(), 'forced.pid');
+    writeFileSync(file, `${live.pid}\n`);
+    const handle = claimPidFile(file, {force: true});
+    expect(handle).toMatchObject({
+      created: false,
+      tookOver: true,
+      previous: {pid: live.pid, startTime: undefined, alive: true, locked: false},
+    });
+    expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true, alive: true});
+    expect(processInfo(live.pid)).toBeDefined(); // force never signals anyone
+    handle.release();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('takes over plain-pid files naming a process that is gone (exited, or a zombie)', async () => {
+    const d = dir();
+    const dead = deadPid();
+    for (const [index, content] of [`${dead}`, `${dead}\n`, `  ${dead}\t\n`].entries()) {
+      const file = path.join(d, `dead${index}.pid`);
+      writeFileSync(file, content);
+      expect(readPidFile(file)).toMatchObject({pid: dead, locked: false, alive: false});
+      const handle = claimPidFile(file);
+      expect(handle).toMatchObject({tookOver: true, previous: {pid: dead, alive: false}});
+      expect(readPidFile(file)).toMatchObject({pid: process.pid, locked: true});
+      handle.release();
+    }
+
+    if (process.platform !== 'linux') {
+      return;
+    }
+
+    // A zombie: `sleep 0.2` exits under a parent (the exec'd `sleep 60`) that never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 60'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    track(parent.pid);
+    const zombie = await new Promise<number>((resolve) =>
+      parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+    );
+    await until(() => procState(zombie) === 'Z');
+    const file = path.join(d, 'zombie.pid');
+    writeFileSync(file, `${zombie}\n`);
+    expect(readPidFile(file)).toMatchObject({pid: zombie, locked: false, alive: false});
+    const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: zombie, alive: false}});
+    handle.release();
+  });
+
+  it('judges a record in our format by start time and boot id (a reused pid is gone)', () => {
+    const d = dir();
+    const live = sleeper();
+    const info = processInfo(live.pid)!;
+    const reused = [
+      `${live.pid}\n${info.startTime! + 1}\n${self.bootId}\n`, // pid reused by `sleep`
+      `${live.pid}\n${info.startTime}\nanother-boot\n`, // written before a reboot
+      `${process.pid}\n${self.startTime! + 1}\n${self.bootId}\n{"a":1}\n`, // our pid, reused
+    ];
+    for (const [index, content] of reused.entries()) {
+      const file = path.join(d, `reused${index}.pid`);
+      writeFileSync(file, content);
+      expect(readPidFile(file)).toMatchObject({locked: false, alive: false});
+      const handle = claimPidFile(file);
+      expect(handle, `record #${index}`).toMatchObject({tookOver: true, previous: {alive: false}});
+      handle.release();
+    }
+
+    // The same identity: the process it names runs (its owner closed it without unlocking
+    // it... or a tool that copies our format): held, untouched.
+    const file = path.join(d, 'same.pid');
+    writeFileSync(file, `${live.pid}\n${info.startTime}\n${self.bootId}\n`);
+    const before = snapshot(file);
+    expect(claimError(file)).toMatchObject({
+      name: 'AlreadyRunningError',
+      holder: {pid: live.pid, startTime: info.startTime, locked: false, alive: true},
+    });
+    expectUnchanged(file, before);
+  });
+
+  it('refuses garbage unless forced, and takes over empty files', () => {
+    const d = dir();
+    for (const [index, content] of ['not a pid\n', 'PID=1234\n', '{"pid": 1234}\n'].entries()) {
+      const file = path.join(d, `garbage${index}.pid`);
+      writeFileSync(file, content);
+      const before = snapshot(file);
+      expect(claimError(file)).toMatchObject({name: 'PidFileError', code: 'EBADMSG', path: file});
+      expectUnchanged(file, before);
+      // force never means "locked too"; here nothing holds it: taken over.
+      const handle = claimPidFile(file, {force: true});
+      expect(handle).toMatchObject({tookOver: true, previous: {pid: undefined, locked: false}});
+      handle.release();
+    }
+
+    const empty = path.join(d, 'empty.pid');
+    writeFileSync(empty, '');
+    const handle = claimPidFile(empty);
+    expect(handle).toMatchObject({created: false, tookOver: false});
+    expect(readFileSync(empty, 'utf8')).toBe(`${process.pid}\n${self.startTime}\n${self.bootId}\n`);
+    handle.release();
+  });
+
+  it('force never takes a locked file', async () => {
+    const file = path.join(dir(), 'locked.pid');
+    const holder = flockHolder(file, 'echo $$ > "$0"; exec sleep 60');
+    await until(() => existsSync(file) && statSync(file).size > 0);
+    await untilLocked(file);
+    const before = snapshot(file);
+    expect(claimError(file, {force: true})).toMatchObject({
+      name: 'AlreadyRunningError',
+      holder: {pid: holder.pid, locked: true, alive: true},
+    });
+    expectUnchanged(file, before);
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    "refuses another user's file naming a live process (as root too); its owner is judged the same",
+    async () => {
+      const d = dir();
+      const live = sleeper();
+      const file = path.join(d, 'nobody.pid');
+      writeFileSync(file, `${live.pid}\n`);
+      chownSync(file, 65_534, 65_534);
+      const before = snapshot(file);
+      expect(claimError(file)).toMatchObject({
+        name: 'AlreadyRunningError',
+        holder: {pid: live.pid, locked: false, alive: true},
+      });
+      expectUnchanged(file, before);
+      const result = await runAsNobody(`
+        const {claimPidFile} = await import(${JSON.stringify(distEntry)});
+        try { claimPidFile(${JSON.stringify(file)}); console.log('{"claimed":true}'); }
+        catch (e) { console.log(JSON.stringify({name: e.name, code: e.code, holder: e.holder})); }
+      `);
+      expect(result).toMatchObject({
+        name: 'AlreadyRunningError',
+        holder: {pid: live.pid, locked: false, alive: true},
+      });
+      expectUnchanged(file, before);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    'as a user who cannot write the directory or the file: EACCES, the file unchanged',
+    async () => {
+      const d = dir(); // root-owned, 0755
+      const stale = path.join(d, 'stale.pid');
+      writeFileSync(stale, `${deadPid()}\n`);
+      const live = path.join(d, 'live.pid');
+      writeFileSync(live, `${sleeper().pid}\n`);
+      const before = [snapshot(stale), snapshot(live)];
+      const absent = path.join(d, 'absent.pid');
+      const result = await runAsNobody(`
+        const {claimPidFile} = await import(${JSON.stringify(distEntry)});
+        const out = [];
+        for (const file of ${JSON.stringify([stale, live, absent])}) {
+          for (const force of [false, true]) {
+            try { claimPidFile(file, {force}); out.push({claimed: file}); }
+            catch (e) { out.push({name: e.name, code: e.code, path: e.path}); }
+          }
+        }
+        console.log(JSON.stringify(out));
+      `);
+      expect(result).toEqual(
+        [stale, stale, live, live, absent, absent].map((file) => ({
+          name: 'PidFileError',
+          code: 'EACCES',
+          path: file,
+        })),
+      );
+      expectUnchanged(stale, before[0]!);
+      expectUnchanged(live, before[1]!);
+      expect(existsSync(absent)).toBe(false);
+    },
+  );
+});
+
+describe('environment teardown', () => {
+  /** Runs `code` (an ES module) in a fresh node process; resolves its JSON output once it exits 0. */
+  async function runNode<T>(code: string): Promise<T> {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    track(child.pid);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({status, err}).toEqual({status: 0, err: ''});
+    return JSON.parse(out) as T;
+  }
+
+  it('keeps a handed-over file when the launcher exits normally: the child holds it', async () => {
+    const file = path.join(dir(), 'handed.pid');
+    const {launcher, daemon} = await runNode<{launcher: number; daemon: number}>(`
+      import {spawn} from 'node:child_process';
+      const {claimPidFile} = await import(${JSON.stringify(distEntry)});
+      const h = claimPidFile(${JSON.stringify(file)});
+      const child = spawn('sleep', ['60'], {stdio: ['ignore', 'ignore', 'ignore', h.fd], detached: true});
+      child.unref();
+      h.handOver(child.pid);
+      console.log(JSON.stringify({launcher: process.pid, daemon: child.pid}));
+    `);
+    track(daemon);
+    expect(daemon).not.toBe(launcher);
+    // The launcher's teardown closed its descriptor; the daemon's keeps the lock.
+    expect(existsSync(file)).toBe(true);
+    expect(readPidFile(file)).toMatchObject({pid: daemon, locked: true, alive: true});
+    const before = snapshot(file);
+    expect(claimError(file)).toMatchObject({
+      name: 'AlreadyRunningError',
+      holder: {pid: daemon, locked: true, alive: true},
+    });
+    expect(claimError(file, {force: true})).toBeInstanceOf(AlreadyRunningError);
+    expectUnchanged(file, before);
+
+    process.kill(daemon, 'SIGKILL');
+    await until(() => readPidFile(file)?.locked === false);
+    const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: daemon, alive: false}});
+    handle.release();
+  });
+
+  it('keeps a file still claimed at exit (closed, not removed): stale once the process is gone', async () => {
+    const file = path.join(dir(), 'kept.pid');
+    const {launcher} = await runNode<{launcher: number}>(`
+      const {claimPidFile} = await import(${JSON.stringify(distEntry)});
+      claimPidFile(${JSON.stringify(file)});
+      console.log(JSON.stringify({launcher: process.pid}));
+    `);
+    expect(existsSync(file)).toBe(true);
+    expect(readPidFile(file)).toMatchObject({pid: launcher, locked: false, alive: false});
+    const handle = claimPidFile(file);
+    expect(handle).toMatchObject({tookOver: true, previous: {pid: launcher, alive: false}});
+    handle.release();
   });
 });

@@ -78,6 +78,16 @@ bool record_alive(const PidFileRecord& rec, const PidFileSelf& self) {
   return !rec.has_start_time || info.start_time == rec.start_time;
 }
 
+// Whether an unlocked record may be replaced without `force`: it names nothing (empty), the
+// claimer itself (none of our claims holds it, or our flock would have failed: a claim of a
+// worker thread that has ended, say), or a process that is provably gone.
+bool record_stale(const PidFileRecord& rec, const PidFileSelf& self) {
+  if (rec.empty) return true;
+  if (!rec.has_pid) return false;  // garbage or another format: cannot be judged
+  if (rec.pid == self.pid) return true;
+  return !record_alive(rec, self);
+}
+
 bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -100,7 +110,7 @@ const char* write_contents(int fd, bool truncate, const std::string& contents) {
 
 }  // namespace
 
-int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& data,
+int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& data, bool force,
                   PidFileClaim& out) {
   out = PidFileClaim();
   const std::string contents = format_pidfile(self.pid, self.start_time, self.boot_id, data);
@@ -163,6 +173,7 @@ int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& 
         continue;
       }
       out.held = true;
+      out.locked = true;
       out.holder = rec;
       return 0;
     }
@@ -182,9 +193,29 @@ int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& 
       close(fd);
       continue;
     }
-    if (!created) {
-      if (read_record(fd, out.previous) == 0) out.took_over = !out.previous.empty;
+    // Judged under the exclusive lock: no claimer can rewrite the file meanwhile (a file we
+    // have just created is empty, unless a tool that does not lock wrote it since). A refusal
+    // unlocks and closes without writing: contents and mtime stay as they were.
+    PidFileRecord rec;
+    r = read_record(fd, rec);
+    if (r < 0 || (!force && !record_stale(rec, self))) {
+      lock(fd, LOCK_UN);
+      close(fd);
+      if (r < 0) {
+        out.syscall = "read";
+        return r;
+      }
+      if (!rec.has_pid) {
+        out.syscall = "read";
+        return -EBADMSG;
+      }
+      out.held = true;
+      out.locked = false;
+      out.holder = rec;
+      return 0;
     }
+    out.previous = rec;
+    out.took_over = !rec.empty;
     // Locked: nobody else writes it now. A new (empty) file needs no truncation.
     const char* failed = write_contents(fd, st.st_size != 0, contents);
     if (failed) {

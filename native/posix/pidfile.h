@@ -2,10 +2,19 @@
 // or -errno, never throws, never touches napi.
 //
 // Protocol: open O_CREAT|O_EXCL (falling back to the existing file) with O_NOFOLLOW, take
-// flock(LOCK_EX|LOCK_NB), check that the path still names the locked inode, then ftruncate
-// and write the record with one pwrite. The descriptor and its lock live as long as the
-// process (the kernel drops the lock when the process dies, even on SIGKILL), so an
-// unlocked file is stale whatever it names and taking it over needs no unlink.
+// flock(LOCK_EX|LOCK_NB), check that the path still names the locked inode, judge what the
+// file holds, then ftruncate and write the record with one pwrite. The descriptor and its
+// lock live as long as the process (the kernel drops the lock when the process dies, even
+// on SIGKILL), so taking over a stale file needs no unlink.
+//
+// A locked file is alive whatever it holds. An unlocked one is stale only when it is empty
+// or the process it names is provably gone (no such pid, a zombie, or a recorded start time
+// or boot id that does not match); a record naming the claimer itself is stale too (it holds
+// no lock on it: a worker thread that ended, say). An unlocked file naming a live process
+// belongs to a daemon that does not lock (a plain "<pid>" file), and an unlocked non-empty
+// file naming no pid is not a PID file we can judge: both are left untouched unless the
+// caller forces the claim. The judgement is made while we hold the exclusive lock, so no
+// other claimer can change the file between the check and the write.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +34,11 @@ struct PidFileSelf {
 struct PidFileClaim {
   // 0 on success; otherwise the syscall that failed (for the error message).
   const char* syscall = "open";
-  // Another live process holds the lock; `holder` is what its file says (has_pid is false
-  // when the contents name no pid: a locked file is alive whatever it contains).
+  // Another live process holds the file; `holder` is what its file says. `locked`: it holds
+  // the lock (has_pid is false when the contents name no pid: a locked file is alive
+  // whatever it contains); otherwise the unlocked file names a live process other than us.
   bool held = false;
+  bool locked = false;
   PidFileRecord holder;
   // Set when we own the file.
   int fd = -1;
@@ -39,10 +50,13 @@ struct PidFileClaim {
 };
 
 // Claims `path`. Returns 0 (check out.held), -EAGAIN when the file stays locked but empty
-// (its owner is still writing it), -ELOOP for a symlink, -EINVAL (syscall "open") when the
-// path is not a regular file, the flock error (ENOLCK, EOPNOTSUPP, EINVAL; syscall "flock")
-// on filesystems without flock, or another -errno of open/ftruncate/pwrite.
-int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& data,
+// (its owner is still writing it), -EBADMSG (syscall "read") when an unlocked file is not
+// empty but names no pid (left untouched), -ELOOP for a symlink, -EINVAL (syscall "open")
+// when the path is not a regular file, the flock error (ENOLCK, EOPNOTSUPP, EINVAL; syscall
+// "flock") on filesystems without flock, or another -errno of open/read/ftruncate/pwrite.
+// `force` takes over any unlocked file (a foreign live pid, unparsable contents); it never
+// takes a locked one.
+int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& data, bool force,
                   PidFileClaim& out);
 
 // Unlinks `path` if it still names (dev, ino), while the lock is still held, then closes
