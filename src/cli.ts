@@ -514,10 +514,7 @@ export const commands: Record<string, Command> = {
 
       if (action === 'read') {
         if (values.force) {
-          throw new UsageError(
-            '--force applies to claim, release and exec',
-            commands.pidfile!.usage,
-          );
+          throw new UsageError('--force applies to claim, release and exec');
         }
 
         const info = readPidFile(file);
@@ -546,7 +543,6 @@ export const commands: Record<string, Command> = {
         } catch (error) {
           throw new UsageError(
             `Expected --data to be JSON, got '${values.data as string}' (${(error as Error).message})`,
-            commands.pidfile!.usage,
           );
         }
       }

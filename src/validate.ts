@@ -10,11 +10,19 @@ Thrown for a bad argument: a TypeError/RangeError carrying node's own codes, so 
 caller (the CLI) can tell bad input from a bug.
 */
 export class ArgumentTypeError extends TypeError {
-  readonly code = 'ERR_INVALID_ARG_TYPE';
+  declare readonly code: 'ERR_INVALID_ARG_TYPE';
 }
 
 export class ArgumentRangeError extends RangeError {
-  readonly code = 'ERR_OUT_OF_RANGE';
+  declare readonly code: 'ERR_OUT_OF_RANGE';
+}
+
+// On the prototype: an error compares equal to a plain TypeError/RangeError with its message.
+for (const [ErrorClass, code] of [
+  [ArgumentTypeError, 'ERR_INVALID_ARG_TYPE'],
+  [ArgumentRangeError, 'ERR_OUT_OF_RANGE'],
+] as const) {
+  Object.defineProperty(ErrorClass.prototype, 'code', {value: code, configurable: true});
 }
 
 /** Whether `error` reports a bad argument (ours, or one of node's own validation errors). */
