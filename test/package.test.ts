@@ -1,8 +1,9 @@
-// The published package, the install matrix: the packed tarball installed (a) from a
-// prebuild with no compiler on PATH, (b) from a prebuild with the install scripts ignored,
-// compiled from source, (c) with neither prebuild nor compiler (the install still succeeds;
-// probes answer through lsof), and (d) with a compile error (shown, not fatal). Slow (npm
-// installs and a compile of the addon), but it runs in CI.
+// The published package and a fresh clone. The install matrix: the packed tarball installed
+// (a) from a prebuild with no compiler on PATH, (b) from a prebuild with the install scripts
+// ignored, compiled from source, (c) with neither prebuild nor compiler (the install still
+// succeeds; probes answer through lsof), and with a compile error (shown, not fatal). Then
+// the README's quick start, verbatim, in a clone of the committed HEAD after `npm ci`
+// alone. Slow (npm installs, an npm ci and two compiles of the addon), but it runs in CI.
 import {execFileSync, spawnSync} from 'node:child_process';
 import {
   copyFileSync,
@@ -16,6 +17,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -105,6 +107,7 @@ function noCompilerEnv(): NodeJS.ProcessEnv {
     mkdirSync(bin);
     symlinkSync(process.execPath, path.join(bin, 'node'));
     symlinkSync(npmCli, path.join(bin, 'npm'));
+    symlinkSync(path.join(path.dirname(npmCli), 'npx-cli.js'), path.join(bin, 'npx'));
     symlinkSync('/bin/sh', path.join(bin, 'sh'));
     symlinkSync(
       execFileSync('/bin/sh', ['-c', 'command -v lsof'], {encoding: 'utf8'}).trim(),
@@ -173,7 +176,8 @@ type Probed = {
 /** Probes a listener of its own and claims a PID file through the installed package. */
 function probe(project: string, env: NodeJS.ProcessEnv): {result: Probed; stderr: string} {
   const script = `
-				import path from 'node:path';
+		import net from 'node:net';
+		import path from 'node:path';
 		import {checkPortSync, claimPidFile, probePort} from 'portwarden';
 		const server = net.createServer().listen(0, '127.0.0.1', async () => {
 			const port = server.address().port;
@@ -205,6 +209,86 @@ function probe(project: string, env: NodeJS.ProcessEnv): {result: Probed; stderr
 const NOTICE =
   /^portwarden: the native addon is unavailable .*; probes will use lsof\. To get the addon, install a C\+\+ toolchain \(g\+\+, make, python3\) and run `npm rebuild portwarden`\.$/gm;
 
+const CLONE_BLOCK = 'test/package.test.ts runs this block verbatim in a fresh clone';
+const INSTALLED_BLOCK =
+  'test/package.test.ts runs this block verbatim where portwarden is installed';
+
+type Step = {command: string; output: string[]};
+
+/** The commands of the sh block after `<!-- marker -->` in README.md, each with the output shown under it. */
+function readmeBlock(marker: string): Step[] {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const block = new RegExp(`<!-- ${escape(marker)} -->\\s*\`\`\`sh\\n([^]*?)\`\`\``).exec(readme);
+  expect(block, `README.md: no sh block after <!-- ${marker} -->`).not.toBeNull();
+  const steps: Step[] = [];
+  for (const line of block![1]!.split('\n').filter((l) => l !== '')) {
+    if (line.startsWith('# ')) {
+      steps.at(-1)!.output.push(line.slice(2));
+    } else {
+      steps.push({command: line, output: []});
+    }
+  }
+
+  return steps;
+}
+
+/**
+Listens on `port` on `::` as in the README's example (on `0.0.0.0` without IPv6), unless
+another process does.
+*/
+async function holdPort(port: number): Promise<net.Server | undefined> {
+  for (const host of ['::', '0.0.0.0']) {
+    const server = net.createServer();
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, host, () => resolve(true));
+    });
+    if (listening) {
+      return server;
+    }
+  }
+
+  return undefined;
+}
+
+/**
+Runs each command verbatim through sh; each must exit 0. A command shown with a `who` line
+(`tcp [::]:8080 LISTEN pid 4711 node server.js`) runs while this process listens on that
+port, and must print that line with this process's pid (with the pid of whatever else
+listens there, when this process could not); other lines shown must appear as they are.
+*/
+async function runSteps(steps: Step[], cwd: string, env: NodeJS.ProcessEnv) {
+  for (const {command, output} of steps) {
+    const port = /:(\d+) LISTEN pid /.exec(output[0] ?? '')?.[1];
+    const server = port === undefined ? undefined : await holdPort(Number(port));
+    try {
+      const result = run('/bin/sh', ['-c', command], cwd, env);
+      expect(result.status, `${command}:\n${result.stdout}\n${result.stderr}`).toBe(0);
+      console.info(`package test: \`${command}\` took ${(result.ms / 1000).toFixed(1)} s`);
+      const lines = result.stdout.split('\n');
+      for (const line of output) {
+        const [socket, holder] = line.split(' pid ');
+        if (holder === undefined) {
+          expect(lines).toContain(line);
+          continue;
+        }
+
+        const exact = (server?.address() as net.AddressInfo | undefined)?.address === '::';
+        const pattern = exact
+          ? `^${escape(socket!)} pid ${process.pid} \\S`
+          : `^tcp \\S+:${port} LISTEN pid ${server ? process.pid : '\\d+'} \\S`;
+        expect(lines).toContainEqual(expect.stringMatching(new RegExp(pattern)));
+      }
+    } finally {
+      await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    }
+  }
+}
+
+function escape(text: string): string {
+  return text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 // Linux with glibc: the prebuild's name carries the libc tag (prebuildify --tag-libc).
 describe.skipIf(process.platform !== 'linux')('npm package: the install matrix', () => {
   let prebuilt: string;
@@ -235,7 +319,7 @@ describe.skipIf(process.platform !== 'linux')('npm package: the install matrix',
     ).toEqual([]);
   });
 
-  it('(a) installs from the prebuild with no compiler on PATH', () => {
+  it('(a) installs from the prebuild with no compiler on PATH', async () => {
     const env = noCompilerEnv();
     for (const tool of ['g++', 'c++', 'cc', 'make', 'python3']) {
       expect(() => execFileSync('/bin/sh', ['-c', `command -v ${tool}`], {env})).toThrow();
@@ -256,6 +340,11 @@ describe.skipIf(process.platform !== 'linux')('npm package: the install matrix',
     expect(readdirSync(path.join(installed, 'prebuilds', PLATFORM))).toEqual([
       'portwarden.glibc.node',
     ]);
+
+    // The README's quick start for an installed package (npx runs its bin).
+    const steps = readmeBlock(INSTALLED_BLOCK);
+    expect(steps.map((s) => s.command)).toEqual(['npx portwarden who 8080']);
+    await runSteps(steps, project, env);
   }, 300_000);
 
   it('(b) loads the prebuild when install scripts are ignored', () => {
@@ -317,4 +406,34 @@ describe.skipIf(process.platform !== 'linux')('npm package: the install matrix',
     const {result} = probe(project, cleanEnv());
     expect(result.backend).toBe('lsof');
   }, 300_000);
+});
+
+describe('a fresh clone', () => {
+  // The committed HEAD: commit before running this on a working tree.
+  it.skipIf(!existsSync(path.join(root, '.git')))(
+    "runs the README's first commands verbatim after npm ci alone, and imports itself",
+    async () => {
+      const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+      const quickStart = readme.slice(readme.indexOf('\n## Quick start\n'));
+      expect(quickStart.indexOf(CLONE_BLOCK)).toBeGreaterThan(0);
+      expect(quickStart.indexOf(CLONE_BLOCK)).toBeLessThan(quickStart.indexOf('```'));
+      const steps = readmeBlock(CLONE_BLOCK);
+      expect(steps[0]?.command).toBe('npm ci');
+
+      const clone = path.join(work, 'clone');
+      const head = sh('git', ['rev-parse', 'HEAD'], root).trim();
+      sh('git', ['clone', '--quiet', '--no-checkout', root, clone], work);
+      sh('git', ['checkout', '--quiet', '--detach', head], clone);
+      await runSteps(steps, clone, cleanEnv());
+
+      // The package resolves itself through its exports, with the addon it compiled.
+      const self = sh(
+        process.execPath,
+        ['-e', "import('portwarden').then((pw) => console.log(pw.checkPortSync(1).backend))"],
+        clone,
+      );
+      expect(self.trim()).toBe('native');
+    },
+    300_000,
+  );
 });
