@@ -179,13 +179,22 @@ function load(): NonNullable<typeof state> {
   }
 }
 
+/** What to do when the addon did not load (the install script prints the same advice). */
+export const ADDON_HINT =
+  'install a C++ toolchain (g++, make, python3) and run `npm rebuild portwarden`, or use a platform with a prebuild';
+
+/** A load error in one line: node-gyp-build ends its message with "loaded from:" on another. */
+function oneLine(error: Error): string {
+  return error.message.split('\nRequire stack:')[0]!.replace(/\s+/g, ' ').trim();
+}
+
 /** The addon, or undefined when no binary for this platform could be loaded (warns once). */
 export function nativeBinding(): NativeBinding | undefined {
   if (state === undefined) {
     state = load();
     if (state.error && process.env.PORTWARDEN_DISABLE_NATIVE !== '1') {
       process.emitWarning(
-        `portwarden: the native addon could not be loaded (${state.error.message.split('\n')[0]}); probes use lsof`,
+        `portwarden: the native addon could not be loaded (${oneLine(state.error)}); probes use lsof. To get it, ${ADDON_HINT}.`,
         {code: 'PORTWARDEN_NO_NATIVE'},
       );
     }
@@ -194,8 +203,20 @@ export function nativeBinding(): NativeBinding | undefined {
   return state.binding;
 }
 
-/** Why the addon is not available, or undefined when it is. */
-export function nativeLoadError(): Error | undefined {
+/**
+Why the addon is not available, in one line with what to do about it (after "the native
+addon"), or undefined when it is loaded.
+*/
+export function nativeUnavailable(): string | undefined {
   nativeBinding();
-  return state?.error;
+  const error = state?.error;
+  if (error === undefined) {
+    return undefined;
+  }
+
+  if (process.env.PORTWARDEN_DISABLE_NATIVE === '1') {
+    return `is ${error.message}`;
+  }
+
+  return `could not be loaded: ${oneLine(error)}. To get it, ${ADDON_HINT}.`;
 }

@@ -1,15 +1,18 @@
 import {nativeProcessInfo} from './backends/native.js';
 import {ProbeUnavailableError} from './errors.js';
-import {type NativeBinding, nativeBinding, nativeLoadError} from './native.js';
+import {type NativeBinding, nativeBinding, nativeUnavailable} from './native.js';
 import type {ProcessInfo} from './types.js';
 import {assertPid} from './validate.js';
 
-/** The addon, or a permanent ProbeUnavailableError naming what needed it. */
+/**
+The addon, or a permanent ProbeUnavailableError naming what needed it, why the addon did not
+load and how to get it.
+*/
 export function requireNative(what: string): NativeBinding {
   const b = nativeBinding();
   if (b === undefined) {
     throw new ProbeUnavailableError(
-      `${what} needs the native addon: ${nativeLoadError()?.message ?? 'not loaded'}`,
+      `${what} needs the native addon, which ${nativeUnavailable() ?? 'is not loaded'}`,
       {
         code: 'ENOTSUP',
         permanent: true,
