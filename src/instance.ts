@@ -13,7 +13,15 @@ import {probePortSync} from './probe.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
 import {terminate} from './terminate.js';
 import {probeUnixSocketSync} from './unix-socket.js';
-import {assertBoolean, assertDuration, assertPort, checkOptions, show} from './validate.js';
+import {
+  ArgumentRangeError,
+  ArgumentTypeError,
+  assertBoolean,
+  assertDuration,
+  assertPort,
+  checkOptions,
+  show,
+} from './validate.js';
 
 /** Where a service listens, recorded by its owner beside the PID file. */
 export type ServiceRecord = {
@@ -112,12 +120,12 @@ const MAX_ROUNDS = 3;
 
 function assertSocketPath(value: unknown, name: string): asserts value is string {
   if (typeof value !== 'string') {
-    throw new TypeError(`Expected ${name} to be a string, got ${show(value)}`);
+    throw new ArgumentTypeError(`Expected ${name} to be a string, got ${show(value)}`);
   }
 
   const bytes = Buffer.byteLength(value);
   if (bytes === 0 || bytes > MAX_SOCKET_PATH_BYTES || value.includes('\0')) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected ${name} to be 1 to ${MAX_SOCKET_PATH_BYTES} bytes without NUL, got ${show(value)}`,
     );
   }
@@ -301,7 +309,7 @@ function instanceHandle(
     }
 
     if (port === undefined && socketPath === undefined) {
-      throw new TypeError('Expected recordService to be given a port or a socketPath');
+      throw new ArgumentTypeError('Expected recordService to be given a port or a socketPath');
     }
 
     const record: ServiceRecord = {
@@ -367,7 +375,7 @@ dead owner) is removed.
 */
 export async function claimInstance(options: ClaimInstanceOptions): Promise<ClaimInstanceResult> {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected the options of claimInstance to be an object, got ${show(options)}`,
     );
   }
@@ -392,7 +400,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
   }
 
   if (isAlive !== undefined && typeof isAlive !== 'function') {
-    throw new TypeError(`Expected isAlive to be a function, got ${show(isAlive)}`);
+    throw new ArgumentTypeError(`Expected isAlive to be a function, got ${show(isAlive)}`);
   }
 
   assertDuration(aliveTimeout, 'aliveTimeout');

@@ -3,7 +3,14 @@ import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
 import type {NativeBinding, RawPidFileRecord} from './native.js';
 import {requireNative} from './process.js';
-import {assertBoolean, assertPid, checkOptions, show} from './validate.js';
+import {
+  ArgumentRangeError,
+  ArgumentTypeError,
+  assertBoolean,
+  assertPid,
+  checkOptions,
+  show,
+} from './validate.js';
 
 /** What a PID file names. Fields the file does not hold (a foreign format, garbage) are `undefined`. */
 export type PidFileHolder = {
@@ -88,11 +95,11 @@ const MAX_DATA_BYTES = 16 * 1024;
 /** A non-empty path string without NUL bytes. */
 export function assertFilePath(value: unknown, name = 'path'): asserts value is string {
   if (typeof value !== 'string') {
-    throw new TypeError(`Expected ${name} to be a non-empty string, got ${show(value)}`);
+    throw new ArgumentTypeError(`Expected ${name} to be a non-empty string, got ${show(value)}`);
   }
 
   if (value.length === 0 || value.includes('\0')) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected ${name} to be a non-empty string without NUL bytes, got ${show(value)}`,
     );
   }
@@ -216,18 +223,18 @@ function encodeData(data: unknown): string {
   try {
     json = JSON.stringify(data);
   } catch (error) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected options.data to be JSON-serialisable, got ${show(data)}: ${(error as Error).message}`,
     );
   }
 
   if (json === undefined) {
-    throw new TypeError(`Expected options.data to be JSON-serialisable, got ${show(data)}`);
+    throw new ArgumentTypeError(`Expected options.data to be JSON-serialisable, got ${show(data)}`);
   }
 
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_DATA_BYTES) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected options.data to serialise to at most ${MAX_DATA_BYTES} bytes of JSON, got ${bytes} bytes`,
     );
   }

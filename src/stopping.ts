@@ -3,7 +3,7 @@ import path from 'node:path';
 import {nativeBinding} from './native.js';
 import {assertFilePath, pidFileError} from './pidfile.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
-import {checkOptions, show} from './validate.js';
+import {ArgumentRangeError, ArgumentTypeError, checkOptions, show} from './validate.js';
 
 export type MarkStoppingOptions = {
   /**
@@ -34,13 +34,13 @@ const CLOCK_SLACK = 1000;
 
 function assertTtl(value: unknown): asserts value is number {
   if (typeof value !== 'number') {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected options.ttl to be an integer between 1 and ${MAX_TTL} (ms), got ${show(value)}`,
     );
   }
 
   if (!Number.isInteger(value) || value < 1 || value > MAX_TTL) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected options.ttl to be an integer between 1 and ${MAX_TTL} (ms), got ${show(value)}`,
     );
   }
