@@ -291,6 +291,21 @@ describe('waitForExit', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
+  it('rejects with the abort reason mid-wait (not at the timeout), and at once when already aborted', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    const controller = new AbortController();
+    const reason = new Error('stop waiting');
+    setTimeout(() => controller.abort(reason), 300);
+    const started = performance.now();
+    await expect(waitForExit(child.pid, {timeout: 20_000, signal: controller.signal})).rejects.toBe(
+      reason,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+    await expect(
+      waitForExit(child.pid, {timeout: 20_000, signal: AbortSignal.abort(reason)}),
+    ).rejects.toBe(reason);
+  });
+
   describe('without pidfds (PORTWARDEN_DISABLE_PIDFD=1): polls /proc', () => {
     afterEach(() => {
       delete process.env.PORTWARDEN_DISABLE_PIDFD;
@@ -393,6 +408,18 @@ describe('bad input', () => {
       'Expected target.startTime to be an integer between 0 and',
     ],
     ['exit timeout', () => waitForExit(5, {timeout: 0}), RangeError, 'Expected timeout'],
+    [
+      'exit signal',
+      () => waitForExit(5, {signal: 'SIGTERM' as never}),
+      TypeError,
+      "Expected signal to be an AbortSignal, got 'SIGTERM'",
+    ],
+    [
+      'exit sync signal',
+      () => waitForExitSync(5, {signal: new AbortController().signal} as never),
+      TypeError,
+      "Unknown option 'signal' for waitForExitSync",
+    ],
   ];
 
   it.each(cases)('%s', async (_name, call, ErrorClass, message) => {

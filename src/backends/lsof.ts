@@ -282,7 +282,11 @@ inherit its stdout, so killing lsof alone can leave the pipes open and the call 
 a helper (for as long as it is stuck on a dead mount). On timeout the whole group is killed
 and the call returns at once, whatever the streams do.
 */
-async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> {
+async function runLsof(
+  args: string[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<LsofOutcome> {
   const subprocess = execa('lsof', args, {
     reject: false,
     detached: true,
@@ -292,11 +296,16 @@ async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> 
     stdin: 'ignore',
   });
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    // The caller gave up (the driver has already rejected): end the run the same way.
+    onAbort = () => resolve('timeout');
+    signal?.addEventListener('abort', onAbort, {once: true});
   });
   const result = await Promise.race([subprocess, deadline]);
   clearTimeout(timer);
+  signal?.removeEventListener('abort', onAbort!);
   if (result === 'timeout') {
     killGroup(subprocess.pid);
     subprocess.stdout?.destroy();
@@ -361,7 +370,7 @@ export const lsofBackend: Backend = {
     const args = lsofArguments(request);
     const outcome = yield* perform({
       sync: () => runLsofSync(args, request.timeoutMs),
-      async: async () => runLsof(args, request.timeoutMs),
+      async: async (signal) => runLsof(args, request.timeoutMs, signal),
     });
     const stdout = interpretLsof(outcome);
     return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);

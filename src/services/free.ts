@@ -51,7 +51,12 @@ export async function proveFree(
   try {
     const results =
       mode === 'kill'
-        ? await freePort(port, {...host, signal: 'SIGKILL', forceAfter: false, timeout: o.timeout})
+        ? await freePort(port, {
+            ...host,
+            killSignal: 'SIGKILL',
+            forceAfter: false,
+            timeout: o.timeout,
+          })
         : await freePort(port, {...host, forceAfter, timeout: forceAfter + o.timeout});
     const signalled = results.filter((r) => r.status === 'terminated');
     const detail =

@@ -251,7 +251,11 @@ class Job {
     }
 
     // It escaped launchd (AbandonProcessGroup, or a reparented child): kill it.
-    await terminate([identity], {signal: 'SIGKILL', forceAfter: false, timeout: this.o.timeout});
+    await terminate([identity], {
+      killSignal: 'SIGKILL',
+      forceAfter: false,
+      timeout: this.o.timeout,
+    });
     this.trail.add('old-exit', performance.now() - t0, {
       pid: identity.pid,
       detail: `SIGKILL sent to ${identity.pid} after ${grace} ms`,

@@ -215,6 +215,41 @@ describe('the lsof backend reads exit statuses exactly', () => {
   );
 });
 
+describe('an AbortSignal ends an lsof run', () => {
+  it.each([
+    [
+      'probePort',
+      async (signal: AbortSignal) => probePort(PORT, {backend: 'lsof', timeout: 20_000, signal}),
+    ],
+    [
+      'checkPort',
+      async (signal: AbortSignal) => checkPort(PORT, {backend: 'lsof', timeout: 20_000, signal}),
+    ],
+  ])('%s rejects with the reason at once and kills the hanging lsof', async (_name, call) => {
+    const fake = fakeLsof(`sleep 30 &\necho $! > "$(dirname "$0")/helper.pid"\nwait`);
+    const reason = new Error('gave up');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(reason), 300);
+    const started = Date.now();
+    await expect(call(controller.signal)).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
+    track(helper);
+    await until(
+      'the helper to die',
+      () => {
+        const info = processInfo(helper);
+        return info === undefined ||
+          info.name !== 'sleep' ||
+          (info as {state?: string}).state === 'Z'
+          ? true
+          : undefined;
+      },
+      3000,
+    );
+  });
+});
+
 describe('the lsof backend parses -F output', () => {
   // Two processes share a dual-stack listener; one has an accepted connection; another
   // socket merely has PORT as its *remote* port (lsof -iTCP:P matches that too).
