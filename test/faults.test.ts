@@ -223,6 +223,27 @@ withoutProc('/proc missing or unreadable (a mount namespace without procfs)', ()
       });
     }
   });
+
+  it('waitForExit without the addon falls back to kill(pid, 0): running is running, gone is gone', async () => {
+    const running = spawn('sleep', ['30'], {stdio: 'ignore'});
+    track(running.pid);
+    const gone = spawn('true', [], {stdio: 'ignore'});
+    await new Promise((resolve) => gone.once('exit', resolve));
+    const result = (await runWithoutProc(
+      `
+      const {existsSync} = await import('node:fs');
+      const pw = await import(${JSON.stringify(distEntry)});
+      console.log(JSON.stringify({
+        proc: existsSync('/proc/self/stat'),
+        running: await pw.waitForExit(${running.pid}, {timeout: 200}),
+        runningSync: pw.waitForExitSync(${running.pid}, {timeout: 50}),
+        gone: await pw.waitForExit(${gone.pid}, {timeout: 2000}),
+      }));
+    `,
+      {env: {PORTWARDEN_DISABLE_NATIVE: '1'}},
+    )) as Record<string, boolean>;
+    expect(result).toEqual({proc: false, running: false, runningSync: false, gone: true});
+  });
 });
 
 onLinux('processes exiting mid-scan', () => {
