@@ -66,6 +66,48 @@ export function interpretLsof(outcome: LsofOutcome): string {
   );
 }
 
+/**
+lsof's TCP state names → the kernel names the native backends report. lsof prints the
+names of the OS it runs on: Linux lsof the kernel's (`SYN_RECV`, `FIN_WAIT1`, `CLOSE`,
+and `CLOSED` for state 0), BSD and macOS lsof those of <netinet/tcp_fsm.h> (`SYN_RCVD`,
+`FIN_WAIT_1`, `CLOSED`), Solaris lsof also `BOUND` and `IDLE`. Both `CLOSE` and `CLOSED`
+are `CLOSE`, as the darwin native backend reports TCPS_CLOSED; `BOUND` (bound, neither
+listening nor connected) is Linux's `BOUND_INACTIVE`; `IDLE` (not even bound) is `CLOSE`,
+the state of a fresh Linux socket.
+*/
+const LSOF_TCP_STATES: Readonly<Record<string, SocketState>> = {
+  LISTEN: 'LISTEN',
+  ESTABLISHED: 'ESTABLISHED',
+  SYN_SENT: 'SYN_SENT',
+  SYN_RECV: 'SYN_RECV',
+  SYN_RCVD: 'SYN_RECV',
+  FIN_WAIT1: 'FIN_WAIT1',
+  FIN_WAIT_1: 'FIN_WAIT1',
+  FIN_WAIT2: 'FIN_WAIT2',
+  FIN_WAIT_2: 'FIN_WAIT2',
+  TIME_WAIT: 'TIME_WAIT',
+  CLOSE: 'CLOSE',
+  CLOSED: 'CLOSE',
+  CLOSE_WAIT: 'CLOSE_WAIT',
+  LAST_ACK: 'LAST_ACK',
+  CLOSING: 'CLOSING',
+  BOUND: 'BOUND_INACTIVE',
+  IDLE: 'CLOSE',
+};
+
+/**
+The state of a TCP socket from lsof's `T` field (`TST=LISTEN`). A missing or unknown name
+(`UNKNOWN_TCP_STATE_12`, a dialect's own word) is `'UNKNOWN'`, as the native backends
+report a kernel state number they do not know: such a socket counts for `strict` checks
+(any state) and never as a listener. Under `-sTCP:LISTEN` lsof itself matched the state
+against its LISTEN name, so listeners always arrive as `LISTEN`.
+*/
+export function lsofTcpState(text: string | undefined): SocketState {
+  return text !== undefined && Object.hasOwn(LSOF_TCP_STATES, text)
+    ? LSOF_TCP_STATES[text]!
+    : 'UNKNOWN';
+}
+
 type Endpoint = {address: string; port: number};
 
 function parseEndpoint(text: string, ipv6: boolean): Endpoint | undefined {
@@ -131,7 +173,7 @@ export function parseLsof(stdout: string, port: number, protocol: 'tcp' | 'udp')
     if (protocol === 'udp') {
       state = remoteText === undefined ? 'UNCONN' : 'ESTABLISHED';
     } else {
-      state = (file.state ?? 'UNKNOWN') as SocketState;
+      state = lsofTcpState(file.state);
     }
 
     const key = `${file.type}|${file.name}|${state}`;
