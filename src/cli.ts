@@ -477,7 +477,7 @@ export const commands: Record<string, Command> = {
       const results = await freePort(port, {
         ...options,
         ...forceAfterOf(values),
-        signal: parseSignal(values.signal as string),
+        killSignal: parseSignal(values.signal as string),
         dryRun: values['dry-run'] as boolean,
         allowOtherUsers: values['allow-other-users'] as boolean,
         ...(Object.keys(filter).length > 0 ? {filter} : {}),

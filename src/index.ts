@@ -4,7 +4,9 @@ export {
   probePort,
   probePortSync,
   type CheckPortOptions,
+  type CheckPortSyncOptions,
   type ProbePortOptions,
+  type ProbePortSyncOptions,
 } from './probe.js';
 export {
   probeUnixSocket,
@@ -20,6 +22,7 @@ export {
   waitForPortFree,
   waitForPortFreeSync,
   type WaitForExitOptions,
+  type WaitForExitSyncOptions,
   type WaitForListeningOptions,
   type WaitForPortFreeOptions,
   type WaitForPortFreeSyncOptions,
@@ -33,9 +36,11 @@ export {
   terminateSync,
   type FreePortFilter,
   type FreePortOptions,
+  type FreePortSyncOptions,
   type TerminateAggregateError,
   type TerminateOptions,
   type TerminateResult,
+  type TerminateSyncOptions,
   type TerminateTarget,
 } from './terminate.js';
 export type {ProcessIdentity} from './process-control.js';

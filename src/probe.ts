@@ -7,6 +7,7 @@ import {runAsync, runSync, type Steps} from './steps.js';
 import {nativeBinding} from './native.js';
 import type {BackendChoice, PortReport, PortStatus, Protocol, SocketEntry} from './types.js';
 import {
+  assertAbortSignal,
   assertBoolean,
   assertDuration,
   assertHost,
@@ -39,7 +40,11 @@ export type CheckPortOptions = {
 	@default 2000
 	*/
   readonly timeout?: number;
+  /** Rejects with `signal.reason` when aborted (an lsof run in flight is killed). */
+  readonly signal?: AbortSignal;
 };
+
+export type CheckPortSyncOptions = Omit<CheckPortOptions, 'signal'>;
 
 export type ProbePortOptions = {
   /** @default 'tcp' */
@@ -59,10 +64,16 @@ export type ProbePortOptions = {
   readonly backend?: BackendChoice;
   /** Budget in ms for one lsof attempt. @default 2000 */
   readonly timeout?: number;
+  /** Rejects with `signal.reason` when aborted (an lsof run in flight is killed). */
+  readonly signal?: AbortSignal;
 };
 
-const CHECK_KEYS = ['host', 'protocol', 'strict', 'backend', 'timeout'];
-const PROBE_KEYS = ['protocol', 'states', 'owners', 'candidates', 'backend', 'timeout'];
+export type ProbePortSyncOptions = Omit<ProbePortOptions, 'signal'>;
+
+const CHECK_SYNC_KEYS = ['host', 'protocol', 'strict', 'backend', 'timeout'];
+const CHECK_KEYS = [...CHECK_SYNC_KEYS, 'signal'];
+const PROBE_SYNC_KEYS = ['protocol', 'states', 'owners', 'candidates', 'backend', 'timeout'];
+const PROBE_KEYS = [...PROBE_SYNC_KEYS, 'signal'];
 const BACKENDS = ['auto', 'native', 'lsof'] as const;
 const DEFAULT_TIMEOUT = 2000;
 
@@ -71,22 +82,43 @@ type Resolved = {
   backend: BackendChoice;
   host: string | undefined;
   strict: boolean;
+  /** The caller's AbortSignal (checkPort only). */
+  signal: AbortSignal | undefined;
 };
 
 function resolveCommon(
   port: unknown,
   options: Partial<CheckPortOptions & ProbePortOptions>,
-): {protocol: Protocol; backend: BackendChoice; timeoutMs: number} {
+): {
+  protocol: Protocol;
+  backend: BackendChoice;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+} {
   assertPort(port);
-  const {protocol = 'tcp', backend = 'auto', timeout = DEFAULT_TIMEOUT} = options;
+  const {protocol = 'tcp', backend = 'auto', timeout = DEFAULT_TIMEOUT, signal} = options;
   assertOneOf(protocol, 'protocol', ['tcp', 'udp']);
   assertOneOf(backend, 'backend', BACKENDS);
   assertDuration(timeout, 'timeout');
-  return {protocol, backend, timeoutMs: timeout};
+  if (signal !== undefined) {
+    assertAbortSignal(signal, 'signal');
+  }
+
+  return {protocol, backend, timeoutMs: timeout, signal};
 }
 
-export function resolveCheck(port: unknown, rawOptions: unknown, caller: string): Resolved {
-  const options = checkOptions<CheckPortOptions>(rawOptions, CHECK_KEYS, caller);
+/** `sync`: the options of a sync call (no `signal`); internal callers pass built options. */
+export function resolveCheck(
+  port: unknown,
+  rawOptions: unknown,
+  caller: string,
+  sync = true,
+): Resolved {
+  const options = checkOptions<CheckPortOptions>(
+    rawOptions,
+    sync ? CHECK_SYNC_KEYS : CHECK_KEYS,
+    caller,
+  );
   const common = resolveCommon(port, options);
   const {host, strict = false} = options;
   if (host !== undefined) {
@@ -106,11 +138,16 @@ export function resolveCheck(port: unknown, rawOptions: unknown, caller: string)
     backend: common.backend,
     host,
     strict,
+    signal: common.signal,
   };
 }
 
-function resolveProbe(port: unknown, rawOptions: unknown, caller: string) {
-  const options = checkOptions<ProbePortOptions>(rawOptions, PROBE_KEYS, caller);
+function resolveProbe(port: unknown, rawOptions: unknown, caller: string, sync: boolean) {
+  const options = checkOptions<ProbePortOptions>(
+    rawOptions,
+    sync ? PROBE_SYNC_KEYS : PROBE_KEYS,
+    caller,
+  );
   const common = resolveCommon(port, options);
   const {states = 'all', owners = true, candidates = []} = options;
   assertOneOf(states, 'states', ['listen', 'all']);
@@ -124,7 +161,7 @@ function resolveProbe(port: unknown, rawOptions: unknown, caller: string) {
     candidates,
     timeoutMs: common.timeoutMs,
   };
-  return {request, backend: common.backend};
+  return {request, backend: common.backend, signal: common.signal};
 }
 
 function backendsFor(choice: BackendChoice): Backend[] {
@@ -209,8 +246,8 @@ function* checkSteps(resolved: Resolved): Steps<PortStatus> {
 }
 
 /** Synchronous three-state check. With the native backend this costs tens of microseconds. */
-export function checkPortSync(port: number, options?: CheckPortOptions): PortStatus {
-  return checkResolvedSync(resolveCheck(port, options, 'checkPortSync'));
+export function checkPortSync(port: number, options?: CheckPortSyncOptions): PortStatus {
+  return checkResolvedSync(resolveCheck(port, options, 'checkPortSync', true));
 }
 
 export function checkResolvedSync(resolved: Resolved): PortStatus {
@@ -219,11 +256,15 @@ export function checkResolvedSync(resolved: Resolved): PortStatus {
 
 /** Three-state check: `free`, `busy` (with the blocking sockets) or `unknown` (never read as free). */
 export async function checkPort(port: number, options?: CheckPortOptions): Promise<PortStatus> {
-  return checkResolved(resolveCheck(port, options, 'checkPort'));
+  const resolved = resolveCheck(port, options, 'checkPort', false);
+  return checkResolved(resolved, resolved.signal);
 }
 
-export async function checkResolved(resolved: Resolved): Promise<PortStatus> {
-  return runAsync(checkSteps(resolved), undefined);
+export async function checkResolved(
+  resolved: Resolved,
+  signal: AbortSignal | undefined,
+): Promise<PortStatus> {
+  return runAsync(checkSteps(resolved), signal);
 }
 
 function report(a: Attempt, request: ProbeRequest, started: number): PortReport {
@@ -245,15 +286,18 @@ function report(a: Attempt, request: ProbeRequest, started: number): PortReport 
 }
 
 /** Every socket on the port, with owners. Throws `ProbeUnavailableError` when no backend answers. */
-export function probePortSync(port: number, options?: ProbePortOptions): PortReport {
+export function probePortSync(port: number, options?: ProbePortSyncOptions): PortReport {
   const started = performance.now();
-  const {request, backend} = resolveProbe(port, options, 'probePortSync');
+  const {request, backend} = resolveProbe(port, options, 'probePortSync', true);
   return report(runSync(attempt(backend, request)), request, started);
 }
 
-/** Every socket on the port, with owners; the /proc scan runs on the libuv threadpool. */
+/**
+Every socket on the port, with owners; the /proc scan runs on the libuv threadpool.
+Rejects with `signal.reason` when aborted.
+*/
 export async function probePort(port: number, options?: ProbePortOptions): Promise<PortReport> {
   const started = performance.now();
-  const {request, backend} = resolveProbe(port, options, 'probePort');
-  return report(await runAsync(attempt(backend, request), undefined), request, started);
+  const {request, backend, signal} = resolveProbe(port, options, 'probePort', false);
+  return report(await runAsync(attempt(backend, request), signal), request, started);
 }

@@ -3,6 +3,7 @@ Process identity, exit waits and identity-checked signals over the addon. Exit w
 pidfds (poll on one pidfd per process, on the threadpool in the async form) and fall back
 to polling /proc with a short backoff where pidfds are unavailable.
 */
+import {readFileSync} from 'node:fs';
 import {constants as osConstants} from 'node:os';
 import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
@@ -96,16 +97,52 @@ export function lookupTarget(
   return info === undefined || info.state === 'Z' || info.state === 'X' ? undefined : info;
 }
 
+/**
+The state letter of /proc/<pid>/stat (`R`, `S`, `Z`, ...), or undefined when it cannot be
+read (no /proc, not Linux, the pid is gone or hidden). The field follows the parenthesised
+command name, which may itself contain spaces and parentheses: it is read after the last ')'.
+*/
+function procState(pid: number): string | undefined {
+  if (process.platform !== 'linux') {
+    return undefined;
+  }
+
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? undefined : /^\s*([A-Za-z])/.exec(stat.slice(close + 1))?.[1];
+}
+
+/**
+Without the addon: a zombie (`Z`) or dead (`X`) process has exited, as `waitForExit`
+documents. kill(pid, 0) cannot tell (it succeeds on a zombie), so the state is read from
+/proc on Linux; where it cannot be read, kill(pid, 0) answers (ESRCH: gone; success or
+EPERM: running).
+*/
+function isGoneWithoutAddon(pid: number): boolean {
+  const state = procState(pid);
+  if (state !== undefined) {
+    return state === 'Z' || state === 'X';
+  }
+
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** Whether the process has exited (a zombie has) or its pid now names another process. */
 export function isGone(ref: ProcessRef): boolean {
   const b = nativeBinding();
   if (b === undefined) {
-    try {
-      process.kill(ref.pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
-    }
+    return isGoneWithoutAddon(ref.pid);
   }
 
   const info = lookupTarget(b, ref.pid);

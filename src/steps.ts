@@ -52,8 +52,13 @@ async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined
   }
 }
 
-/** Rejects with `signal.reason` as soon as the signal aborts, whatever step is pending. */
+/**
+Rejects with `signal.reason` as soon as the signal aborts, whatever step is pending. The
+code between two steps (sending a signal, say) runs only while the signal is not aborted:
+an aborted signal rejects before the first step, and after an abort nothing more runs.
+*/
 export async function runAsync<R>(steps: Steps<R>, signal: AbortSignal | undefined): Promise<R> {
+  signal?.throwIfAborted();
   let next = steps.next();
   try {
     while (!next.done) {
@@ -67,6 +72,7 @@ export async function runAsync<R>(steps: Steps<R>, signal: AbortSignal | undefin
         continue;
       }
 
+      signal?.throwIfAborted();
       next = steps.next(value);
     }
   } finally {
@@ -103,7 +109,10 @@ export function sleepStep(ms: number): Step<void> {
   };
 }
 
-/** A step from a sync function and its async twin. */
-export function step<T>(sync: () => T, async: () => Promise<T>): Step<T> {
+/** A step from a sync function and its async twin (given the driver's AbortSignal). */
+export function step<T>(
+  sync: () => T,
+  async: (signal: AbortSignal | undefined) => Promise<T>,
+): Step<T> {
   return {sync, async};
 }

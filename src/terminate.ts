@@ -13,6 +13,7 @@ import {requireNative} from './process.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
 import {
+  assertAbortSignal,
   assertBoolean,
   assertDuration,
   assertInteger,
@@ -28,8 +29,8 @@ import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
 export type TerminateTarget = number | ProcessIdentity;
 
 export type TerminateOptions = {
-  /** The first signal. @default 'SIGTERM' */
-  readonly signal?: NodeJS.Signals;
+  /** The first signal sent (a POSIX signal name). @default 'SIGTERM' */
+  readonly killSignal?: NodeJS.Signals;
   /**
 	Send SIGKILL to targets still running this many ms after the first signal; `false`
 	never escalates.
@@ -44,7 +45,15 @@ export type TerminateOptions = {
   readonly timeout?: number;
   /** Also signal processes of other users (as root). @default false */
   readonly allowOtherUsers?: boolean;
+  /**
+	Aborts the call: it rejects with `signal.reason` at once, whatever it waits for.
+	Signals already sent stay sent; nothing is sent after the abort (no escalation).
+	*/
+  readonly signal?: AbortSignal;
 };
+
+/** The options of `terminateSync`: those of `terminate` without `signal`. */
+export type TerminateSyncOptions = Omit<TerminateOptions, 'signal'>;
 
 export type TerminateResult = {
   readonly pid: number;
@@ -69,20 +78,38 @@ export type TerminateAggregateError = AggregateError & {
   readonly results: TerminateResult[];
 };
 
-const TERMINATE_KEYS = ['signal', 'forceAfter', 'timeout', 'allowOtherUsers'];
+const TERMINATE_SYNC_KEYS = ['killSignal', 'forceAfter', 'timeout', 'allowOtherUsers'];
+const TERMINATE_KEYS = [...TERMINATE_SYNC_KEYS, 'signal'];
 const FORCE_AFTER_MS = 5000;
 const GRACE_MS = 5000;
 
 type Resolved = {
-  signal: NodeJS.Signals;
+  killSignal: NodeJS.Signals;
   forceAfter: number | false;
   timeout: number;
   allowOtherUsers: boolean;
+  signal: AbortSignal | undefined;
 };
 
+/** Checks the `signal` option: an AbortSignal (a signal name there is a killSignal mix-up). */
+function assertAbortOption(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal === undefined) {
+    return;
+  }
+
+  if (typeof signal === 'string') {
+    throw new TypeError(
+      `Expected signal to be an AbortSignal, got ${show(signal)} (the signal to send is killSignal)`,
+    );
+  }
+
+  assertAbortSignal(signal, 'signal');
+}
+
 function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
-  const {signal = 'SIGTERM', allowOtherUsers = false} = options;
-  assertSignal(signal, 'signal');
+  const {killSignal = 'SIGTERM', allowOtherUsers = false, signal} = options;
+  assertSignal(killSignal, 'killSignal');
+  assertAbortOption(signal);
   if (options.forceAfter !== undefined && options.forceAfter !== false) {
     assertDuration(options.forceAfter, 'forceAfter');
   }
@@ -105,7 +132,7 @@ function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
   }
 
   assertBoolean(allowOtherUsers, 'allowOtherUsers');
-  return {signal, forceAfter, timeout, allowOtherUsers};
+  return {killSignal, forceAfter, timeout, allowOtherUsers, signal};
 }
 
 function resolveTargets(targets: unknown): TerminateTarget[] {
@@ -240,7 +267,13 @@ export function* terminateSteps(
     }
 
     if (dryRun) {
-      results[index] = {pid, command, signal: options.signal, forced: false, status: 'dry-run'};
+      results[index] = {
+        pid,
+        command,
+        signal: options.killSignal,
+        forced: false,
+        status: 'dry-run',
+      };
       continue;
     }
 
@@ -251,13 +284,13 @@ export function* terminateSteps(
       signal: undefined,
       forced: false,
     };
-    if (signalActive(a, options.signal)) {
+    if (signalActive(a, options.killSignal)) {
       active.push(a);
     }
   }
 
   const forceAt =
-    options.forceAfter === false || options.signal === 'SIGKILL'
+    options.forceAfter === false || options.killSignal === 'SIGKILL'
       ? Number.POSITIVE_INFINITY
       : started + options.forceAfter;
   const deadline = started + options.timeout;
@@ -322,13 +355,14 @@ export function* terminateSteps(
 }
 
 /**
-Stops processes: sends `signal` (SIGTERM), then SIGKILL to those still running after
+Stops processes: sends `killSignal` (SIGTERM), then SIGKILL to those still running after
 `forceAfter` ms, and resolves once every target has exited. Each target's identity
 (pid + start time; for bare pids, read when the call starts) is re-checked immediately
 before every signal through a pidfd, so a reused pid is never hit. Never signals pid 1,
 this process or its ancestors, nor another user's process unless `allowOtherUsers`.
 Rejects with an `AggregateError` of `TerminateError`s (with `results` for the rest) when
-a target cannot be signalled (`EPERM`), is protected, or outlives `timeout`.
+a target cannot be signalled (`EPERM`), is protected, or outlives `timeout`, and with
+`signal.reason` when `signal` aborts.
 */
 export async function terminate(
   targets: readonly TerminateTarget[],
@@ -338,17 +372,17 @@ export async function terminate(
   const resolved = resolveTerminateOptions(
     checkOptions<TerminateOptions>(options, TERMINATE_KEYS, 'terminate'),
   );
-  return runAsync(terminateSteps(list, resolved), undefined);
+  return runAsync(terminateSteps(list, resolved), resolved.signal);
 }
 
 /** `terminate` that blocks the thread until every target has exited (or the deadline). */
 export function terminateSync(
   targets: readonly TerminateTarget[],
-  options?: TerminateOptions,
+  options?: TerminateSyncOptions,
 ): TerminateResult[] {
   const list = resolveTargets(targets);
   const resolved = resolveTerminateOptions(
-    checkOptions<TerminateOptions>(options, TERMINATE_KEYS, 'terminateSync'),
+    checkOptions<TerminateSyncOptions>(options, TERMINATE_SYNC_KEYS, 'terminateSync'),
   );
   return runSync(terminateSteps(list, resolved));
 }
@@ -379,7 +413,18 @@ export type FreePortOptions = TerminateOptions & {
   readonly backend?: BackendChoice;
 };
 
-const FREE_PORT_KEYS = [...TERMINATE_KEYS, 'filter', 'dryRun', 'host', 'protocol', 'backend'];
+/** The options of `freePortSync`: those of `freePort` without `signal`. */
+export type FreePortSyncOptions = Omit<FreePortOptions, 'signal'>;
+
+const FREE_PORT_SYNC_KEYS = [
+  ...TERMINATE_SYNC_KEYS,
+  'filter',
+  'dryRun',
+  'host',
+  'protocol',
+  'backend',
+];
+const FREE_PORT_KEYS = [...FREE_PORT_SYNC_KEYS, 'signal'];
 
 type FreePortResolved = {
   port: number;
@@ -418,18 +463,30 @@ function resolveFilter(filter: unknown): FreePortFilter {
   return f;
 }
 
-function resolveFreePort(port: unknown, options: unknown, caller: string): FreePortResolved {
+function resolveFreePort(
+  port: unknown,
+  options: unknown,
+  caller: string,
+  sync: boolean,
+): FreePortResolved {
   assertPort(port);
-  const o = checkOptions<FreePortOptions>(options, FREE_PORT_KEYS, caller);
+  const o = checkOptions<FreePortOptions>(
+    options,
+    sync ? FREE_PORT_SYNC_KEYS : FREE_PORT_KEYS,
+    caller,
+  );
   const {filter, dryRun = false, host, protocol, backend, ...terminateOptions} = o;
   const terminate = resolveTerminateOptions(terminateOptions);
   assertBoolean(dryRun, 'dryRun');
+  const {timeout, signal} = terminate;
+  // No `signal` key at all for the sync twin: resolveFree rejects it there.
+  const freeOptions = {host, protocol, backend, timeout, ...(signal ? {signal} : {})};
   return {
     port,
     terminate,
     filter: resolveFilter(filter),
     dryRun,
-    free: resolveFree(port, {host, protocol, backend, timeout: terminate.timeout}, caller, true),
+    free: resolveFree(port, freeOptions, caller, sync),
   };
 }
 
@@ -510,18 +567,19 @@ Frees a port: finds every process holding a listening socket on it (children tha
 inherited the listener included), stops them with `terminate()` (identity-checked,
 SIGKILL after `forceAfter`), then waits until the port is proven free. Resolves with
 what was signalled. Rejects with `PortBusyError` when a holder cannot be seen (another
-user's process without root) or is excluded by `filter`, before signalling anything.
+user's process without root) or is excluded by `filter`, before signalling anything, and
+with `signal.reason` when `signal` aborts (see `terminate`).
 */
 export async function freePort(
   port: number,
   options?: FreePortOptions,
 ): Promise<TerminateResult[]> {
-  const r = resolveFreePort(port, options, 'freePort');
-  return runAsync(freePortSteps(r), undefined);
+  const r = resolveFreePort(port, options, 'freePort', false);
+  return runAsync(freePortSteps(r), r.terminate.signal);
 }
 
 /** `freePort` that blocks the thread until the port is free (or the deadline). */
-export function freePortSync(port: number, options?: FreePortOptions): TerminateResult[] {
-  const r = resolveFreePort(port, options, 'freePortSync');
+export function freePortSync(port: number, options?: FreePortSyncOptions): TerminateResult[] {
+  const r = resolveFreePort(port, options, 'freePortSync', true);
   return runSync(freePortSteps(r));
 }

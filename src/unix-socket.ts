@@ -49,20 +49,34 @@ function assertSocketPath(path: unknown): asserts path is string {
 
 const TYPES: Record<number, UnixSocketEntry['type']> = {1: 'stream', 2: 'dgram', 5: 'seqpacket'};
 
+/**
+Why a unix socket probe failed, as the inet probe reports it: a `ProbeUnavailableError`
+with the errno code. `ENOENT` (no unix_diag; no /proc), `EACCES` and `EPERM` (/proc or
+netlink denied) fail the same way on every retry: permanent. An error without an errno
+code (a TypeError from the addon's guards) is a bug, and is rethrown as it is.
+*/
+function unavailable(path: string, what: string, error: unknown): ProbeUnavailableError {
+  const code = (error as {code?: unknown} | undefined)?.code;
+  if (typeof code !== 'string') {
+    throw error;
+  }
+
+  return new ProbeUnavailableError(
+    `Cannot probe unix socket ${show(path)}: ${what}${(error as Error).message}`,
+    {
+      code,
+      permanent: code === 'ENOENT' || code === 'EACCES' || code === 'EPERM',
+      backend: 'native',
+      cause: error,
+    },
+  );
+}
+
 function dump(b: NativeBinding, path: string) {
   try {
     return b.unixDump(path);
   } catch (error) {
-    const code = String((error as {code?: unknown}).code ?? 'EIO');
-    throw new ProbeUnavailableError(
-      `Cannot probe unix socket ${show(path)}: ${(error as Error).message}`,
-      {
-        code,
-        permanent: code === 'ENOENT',
-        backend: 'native',
-        cause: error,
-      },
-    );
+    throw unavailable(path, '', error);
   }
 }
 
@@ -97,13 +111,18 @@ function* unixSteps(path: string): Steps<UnixSocketReport> {
   const b = requireNative('probeUnixSocket');
   const raw = dump(b, path);
   const inodes = raw.sockets.map((s) => s.inode);
-  const scan =
-    inodes.length > 0
-      ? yield* perform({
-          sync: () => b.findOwners(inodes, [], [], false),
-          async: async () => b.findOwnersAsync(inodes, [], [], false),
-        })
-      : undefined;
+  let scan: RawOwnerScan | undefined;
+  if (inodes.length > 0) {
+    try {
+      scan = yield* perform({
+        sync: () => b.findOwners(inodes, [], [], false),
+        async: async () => b.findOwnersAsync(inodes, [], [], false),
+      });
+    } catch (error) {
+      throw unavailable(path, 'owner scan failed: ', error);
+    }
+  }
+
   return build(b, path, raw, scan, started);
 }
 

@@ -6,7 +6,7 @@ import {
   checkResolvedSync,
   probePort,
   probePortSync,
-  type ProbePortOptions,
+  type ProbePortSyncOptions,
   resolveCheck,
 } from './probe.js';
 import {
@@ -122,16 +122,17 @@ export function resolveFree(
   return {port, check: resolveCheck(port, checkInput, caller), timeout, signal, onProgress};
 }
 
+// The async forms pass the driver's AbortSignal on: an abort also ends an lsof run at once.
 const checkStep = (check: CheckRequest) =>
   step(
     () => checkResolvedSync(check),
-    async () => checkResolved(check),
+    async (signal) => checkResolved(check, signal),
   );
 
-function probeStep(port: number, options: ProbePortOptions) {
+function probeStep(port: number, options: ProbePortSyncOptions) {
   return step(
     () => probePortSync(port, options),
-    async () => probePort(port, options),
+    async (signal) => probePort(port, signal ? {...options, signal} : options),
   );
 }
 
@@ -446,7 +447,11 @@ export async function waitForListening(
 export type WaitForExitOptions = {
   /** Budget in ms. @default 5000 */
   readonly timeout?: number;
+  /** Rejects with `signal.reason` when aborted. */
+  readonly signal?: AbortSignal;
 };
+
+export type WaitForExitSyncOptions = Omit<WaitForExitOptions, 'signal'>;
 
 function* exitSteps(target: number | ProcessIdentity, timeout: number): Steps<boolean> {
   const b = nativeBinding();
@@ -470,35 +475,45 @@ function* exitSteps(target: number | ProcessIdentity, timeout: number): Steps<bo
   return (yield* waitGone([ref], timeout)).length > 0;
 }
 
-function resolveExit(target: unknown, options: unknown, caller: string): number {
+function resolveExit(
+  target: unknown,
+  options: unknown,
+  caller: string,
+  sync: boolean,
+): {timeout: number; signal: AbortSignal | undefined} {
   assertTarget(target, 'target');
-  const {timeout = DEFAULT_TIMEOUT} = checkOptions<WaitForExitOptions>(
+  const {timeout = DEFAULT_TIMEOUT, signal} = checkOptions<WaitForExitOptions>(
     options,
-    ['timeout'],
+    sync ? ['timeout'] : ['timeout', 'signal'],
     caller,
   );
   assertDuration(timeout, 'timeout');
-  return timeout;
+  if (signal !== undefined) {
+    assertAbortSignal(signal, 'signal');
+  }
+
+  return {timeout, signal};
 }
 
 /**
 Resolves `true` once the process has exited (a zombie counts as exited), `false` if it
 still runs after `timeout`. With an identity, a pid that now belongs to a process with
-another start time is already "exited". Event-driven (pidfd) where available.
+another start time is already "exited". Event-driven (pidfd) where available. Rejects
+with `signal.reason` when aborted.
 */
 export async function waitForExit(
   target: number | ProcessIdentity,
   options?: WaitForExitOptions,
 ): Promise<boolean> {
-  const timeout = resolveExit(target, options, 'waitForExit');
-  return runAsync(exitSteps(target, timeout), undefined);
+  const {timeout, signal} = resolveExit(target, options, 'waitForExit', false);
+  return runAsync(exitSteps(target, timeout), signal);
 }
 
 /** `waitForExit` that blocks the calling thread. */
 export function waitForExitSync(
   target: number | ProcessIdentity,
-  options?: WaitForExitOptions,
+  options?: WaitForExitSyncOptions,
 ): boolean {
-  const timeout = resolveExit(target, options, 'waitForExitSync');
+  const {timeout} = resolveExit(target, options, 'waitForExitSync', true);
   return runSync(exitSteps(target, timeout));
 }

@@ -70,6 +70,9 @@ describe('wait-free, wait-listen, free', () => {
     const dry = await runCli(['free', String(l.port), '--dry-run', '--json']);
     expect(dry.exitCode).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject([{pid: l.pid, status: 'dry-run'}]);
+    // --signal is the first signal sent (freePort's killSignal).
+    const dryInt = await runCli(['free', String(l.port), '--dry-run', '--signal', 'INT', '--json']);
+    expect(JSON.parse(dryInt.stdout)).toMatchObject([{pid: l.pid, signal: 'SIGINT'}]);
     expect(alive(l.pid)).toBe(true);
 
     const freed = await runCli(['free', String(l.port), '--force-after', '300ms', '--json']);

@@ -1,7 +1,7 @@
 // Fault injection: the probe degrades to a correct, labelled answer (a fallback backend,
 // `unknown`, an owner it cannot see) and never to a wrong one ("free", a stale pid).
-import {spawn} from 'node:child_process';
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {spawn, spawnSync} from 'node:child_process';
+import {chmodSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {
@@ -18,7 +18,16 @@ import {
   waitForExit,
 } from '../src/index.js';
 import {nativeBinding} from '../src/native.js';
-import {distEntry, forkFixture, runAsNobody, startListener, tempDir, track} from './helpers.js';
+import {
+  distEntry,
+  forkFixture,
+  forNobody,
+  nobodyEnv,
+  runAsNobody,
+  startListener,
+  tempDir,
+  track,
+} from './helpers.js';
 
 /** Runs `code` (an ES module that prints JSON) with node and extra environment variables. */
 async function runWithEnv(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
@@ -35,6 +44,42 @@ async function runWithEnv(code: string, env: NodeJS.ProcessEnv): Promise<unknown
     child.on('exit', (c, s) => resolve([c, s])),
   );
   expect({code: code_, signal, err}).toEqual({code: 0, signal: null, err: ''});
+  return JSON.parse(out);
+}
+
+// A mount namespace whose /proc is an empty tmpfs of mode 000: a system without procfs (as
+// root), or one where /proc cannot even be opened (as uid 65534: EACCES). Needs root and
+// unshare(CLONE_NEWNS).
+const HIDE_PROC = 'umount -l /proc && mount -t tmpfs -o mode=000 none /proc';
+const procHidable =
+  process.platform === 'linux' &&
+  process.getuid?.() === 0 &&
+  spawnSync('unshare', ['-m', '--', 'sh', '-c', HIDE_PROC]).status === 0;
+const withoutProc = describe.runIf(procHidable);
+
+/** Runs `code` (an ES module that prints JSON) with node without /proc (see HIDE_PROC). */
+async function runWithoutProc(
+  code: string,
+  {nobody = false, env = {}}: {nobody?: boolean; env?: NodeJS.ProcessEnv} = {},
+): Promise<unknown> {
+  const drop = nobody ? 'setpriv --reuid=65534 --regid=65534 --clear-groups -- ' : '';
+  const node = [process.execPath, '--input-type=module', '-e', nobody ? forNobody(code) : code];
+  const child = spawn(
+    'unshare',
+    ['-m', '--', 'sh', '-c', `${HIDE_PROC} && exec ${drop}"$@"`, 'sh', ...node],
+    {
+      env: {...(nobody ? nobodyEnv() : process.env), ...env},
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  track(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect({status, err}).toEqual({status: 0, err: ''});
   return JSON.parse(out);
 }
 
@@ -142,6 +187,62 @@ onLinux('/proc unreadable: probing as uid 65534 a listener of root', () => {
     }
 
     expect(result.wait).toBe('PortBusyError');
+  });
+});
+
+withoutProc('/proc missing or unreadable (a mount namespace without procfs)', () => {
+  it('probeUnixSocket: an owner scan that cannot open /proc is a ProbeUnavailableError, as a failed dump is', async () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o777);
+    const socketPath = path.join(dir, 's.sock');
+    const result = (await runWithoutProc(
+      `
+      const net = await import('node:net');
+      const pw = await import(${JSON.stringify(distEntry)});
+      const server = net.createServer();
+      await new Promise((resolve) => server.listen(${JSON.stringify(socketPath)}, resolve));
+      const describe = (e) => ({name: e.name, code: e.code, permanent: e.permanent, backend: e.backend, message: e.message});
+      let sync;
+      try { pw.probeUnixSocketSync(${JSON.stringify(socketPath)}); sync = 'no error'; } catch (e) { sync = describe(e); }
+      let async_;
+      try { await pw.probeUnixSocket(${JSON.stringify(socketPath)}); async_ = 'no error'; } catch (e) { async_ = describe(e); }
+      server.close();
+      console.log(JSON.stringify({sync, async: async_}));
+    `,
+      {nobody: true},
+    )) as Record<string, unknown>;
+    for (const error of [result.sync, result.async]) {
+      expect(error).toEqual({
+        name: 'ProbeUnavailableError',
+        code: 'EACCES',
+        permanent: true,
+        backend: 'native',
+        message: expect.stringContaining(
+          `Cannot probe unix socket '${socketPath}': owner scan failed: EACCES`,
+        ) as string,
+      });
+    }
+  });
+
+  it('waitForExit without the addon falls back to kill(pid, 0): running is running, gone is gone', async () => {
+    const running = spawn('sleep', ['30'], {stdio: 'ignore'});
+    track(running.pid);
+    const gone = spawn('true', [], {stdio: 'ignore'});
+    await new Promise((resolve) => gone.once('exit', resolve));
+    const result = (await runWithoutProc(
+      `
+      const {existsSync} = await import('node:fs');
+      const pw = await import(${JSON.stringify(distEntry)});
+      console.log(JSON.stringify({
+        proc: existsSync('/proc/self/stat'),
+        running: await pw.waitForExit(${running.pid}, {timeout: 200}),
+        runningSync: pw.waitForExitSync(${running.pid}, {timeout: 50}),
+        gone: await pw.waitForExit(${gone.pid}, {timeout: 2000}),
+      }));
+    `,
+      {env: {PORTWARDEN_DISABLE_NATIVE: '1'}},
+    )) as Record<string, boolean>;
+    expect(result).toEqual({proc: false, running: false, runningSync: false, gone: true});
   });
 });
 

@@ -1,5 +1,5 @@
 import {readFileSync} from 'node:fs';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, describe, expect, it, onTestFinished} from 'vitest';
 import {
   checkPortSync,
   freePort,
@@ -95,7 +95,7 @@ describe('freePort', () => {
 
   it('dryRun reports what would be signalled and signals nothing', async () => {
     const l = await startListener({onTerm: 'ignore'});
-    const results = await freePort(l.port, {dryRun: true, signal: 'SIGINT'});
+    const results = await freePort(l.port, {dryRun: true, killSignal: 'SIGINT'});
     expect(results).toMatchObject([
       {pid: l.pid, signal: 'SIGINT', forced: false, status: 'dry-run'},
     ]);
@@ -138,7 +138,7 @@ describe('freePort', () => {
     const port = testPort();
     const server = await bindServer(port);
     try {
-      const error = await rejection(freePort(port, {signal: 'SIGCONT', forceAfter: false}));
+      const error = await rejection(freePort(port, {killSignal: 'SIGCONT', forceAfter: false}));
       expect(error.errors[0]).toMatchObject({code: 'ERR_PROTECTED_PROCESS', pid: process.pid});
     } finally {
       server.close();
@@ -219,11 +219,11 @@ describe('terminate', () => {
     const l = await startListener();
     const info = processInfo(l.pid)!;
     const stale = {pid: l.pid, startTime: info.startTime! - 1};
-    const results = await terminate([stale], {signal: 'SIGKILL'});
+    const results = await terminate([stale], {killSignal: 'SIGKILL'});
     expect(results).toEqual([
       {pid: l.pid, command: null, signal: null, forced: false, status: 'reused'},
     ]);
-    expect(terminateSync([stale], {signal: 'SIGKILL'})[0]!.status).toBe('reused');
+    expect(terminateSync([stale], {killSignal: 'SIGKILL'})[0]!.status).toBe('reused');
     await sleep(50);
     expect(alive(l.pid)).toBe(true);
     expect(checkPortSync(l.port).status).toBe('busy');
@@ -264,7 +264,7 @@ describe('terminate', () => {
     const l = await startListener();
     // SIGCONT: harmless even if a guard failed.
     const error = await rejection(
-      terminate([1, process.pid, process.ppid, l.pid], {signal: 'SIGCONT', forceAfter: 300}),
+      terminate([1, process.pid, process.ppid, l.pid], {killSignal: 'SIGCONT', forceAfter: 300}),
     );
     expect(error.errors.map((e) => [e.pid, e.code])).toEqual([
       [1, 'ERR_PROTECTED_PROCESS'],
@@ -322,7 +322,7 @@ describe('terminate', () => {
       const l = await startListener({onTerm: 'ignore'});
       const info = processInfo(l.pid)!;
       await expect(
-        terminate([{pid: l.pid, startTime: info.startTime! + 1}], {signal: 'SIGKILL'}),
+        terminate([{pid: l.pid, startTime: info.startTime! + 1}], {killSignal: 'SIGKILL'}),
       ).resolves.toMatchObject([{status: 'reused'}]);
       expect(alive(l.pid)).toBe(true);
       await expect(terminate([l.pid], {forceAfter: 200})).resolves.toMatchObject([
@@ -330,6 +330,52 @@ describe('terminate', () => {
       ]);
       expect(alive(l.pid)).toBe(false);
     });
+  });
+});
+
+/** An AbortController that aborts with a reason of its own after `ms`. */
+function abortAfter(ms: number) {
+  const controller = new AbortController();
+  const reason = new Error(`aborted after ${ms} ms`);
+  const timer = setTimeout(() => controller.abort(reason), ms);
+  onTestFinished(() => clearTimeout(timer));
+  return {signal: controller.signal, reason};
+}
+
+describe('signal (AbortSignal)', () => {
+  it('terminate: an abort ends the wait at once (not after forceAfter), and nothing more is sent', async () => {
+    const l = await startListener({onTerm: 'ignore'});
+    const {signal, reason} = abortAfter(300);
+    const started = performance.now();
+    await expect(terminate([l.pid], {forceAfter: 20_000, signal})).rejects.toBe(reason);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(1000);
+    await sleep(100);
+    expect(alive(l.pid)).toBe(true); // SIGTERM was ignored; SIGKILL never came
+  });
+
+  it('terminate: an already aborted signal rejects before signalling anything', async () => {
+    const l = await startListener();
+    const reason = new Error('already');
+    await expect(terminate([l.pid], {signal: AbortSignal.abort(reason)})).rejects.toBe(reason);
+    await sleep(100);
+    expect(alive(l.pid)).toBe(true); // it exits on SIGTERM: none was sent
+  });
+
+  it('freePort: an abort ends the wait at once', async () => {
+    const l = await startListener({onTerm: 'ignore'});
+    const {signal, reason} = abortAfter(300);
+    const started = performance.now();
+    await expect(freePort(l.port, {forceAfter: 20_000, signal})).rejects.toBe(reason);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(checkPortSync(l.port).status).toBe('busy');
+  });
+
+  it('an unaborted signal changes nothing', async () => {
+    const l = await startListener();
+    const results = await freePort(l.port, {signal: new AbortController().signal});
+    expect(results).toMatchObject([{pid: l.pid, status: 'terminated', signal: 'SIGTERM'}]);
   });
 });
 
@@ -380,12 +426,30 @@ describe('bad input', () => {
       "Expected targets[0].startTime to be an integer between 0 and 9007199254740991, got '1'",
     ],
     [
-      'unknown signal',
-      () => terminate([5], {signal: 'SIGFOO' as never}),
+      'unknown killSignal',
+      () => terminate([5], {killSignal: 'SIGFOO' as never}),
       TypeError,
-      "Expected signal to be a signal name such as 'SIGTERM' or 'SIGKILL', got 'SIGFOO'",
+      "Expected killSignal to be a signal name such as 'SIGTERM' or 'SIGKILL', got 'SIGFOO'",
     ],
-    ['signal number', () => terminate([5], {signal: 9 as never}), TypeError, 'got 9'],
+    ['killSignal number', () => terminate([5], {killSignal: 9 as never}), TypeError, 'got 9'],
+    [
+      'a signal name as signal (the AbortSignal)',
+      () => terminate([5], {signal: 'SIGCONT' as never}), // harmless if it were sent
+      TypeError,
+      "Expected signal to be an AbortSignal, got 'SIGCONT' (the signal to send is killSignal)",
+    ],
+    [
+      'signal not an AbortSignal',
+      () => terminate([5], {signal: {aborted: false} as never}),
+      TypeError,
+      'Expected signal to be an AbortSignal, got { aborted: false }',
+    ],
+    [
+      'sync signal',
+      () => terminateSync([5], {signal: new AbortController().signal} as never),
+      TypeError,
+      "Unknown option 'signal' for terminateSync",
+    ],
     [
       'forceAfter 0',
       () => terminate([5], {forceAfter: 0}),
@@ -472,7 +536,18 @@ describe('bad input', () => {
       RangeError,
       'Expected timeout to be a positive finite number of milliseconds, got -5',
     ],
-    ['freePort signal', () => freePort(80, {signal: 'TERM' as never}), TypeError, "got 'TERM'"],
+    [
+      'freePort killSignal',
+      () => freePort(80, {killSignal: 'TERM' as never}),
+      TypeError,
+      "Expected killSignal to be a signal name such as 'SIGTERM' or 'SIGKILL', got 'TERM'",
+    ],
+    [
+      'freePort signal',
+      () => freePort(80, {signal: 'SIGCONT' as never}),
+      TypeError,
+      "Expected signal to be an AbortSignal, got 'SIGCONT' (the signal to send is killSignal)",
+    ],
     [
       'freePort host',
       () => freePort(80, {host: 'example.com'}),
@@ -484,6 +559,12 @@ describe('bad input', () => {
       () => freePort(80, {protocol: 'sctp' as never}),
       TypeError,
       "Expected protocol to be one of 'tcp', 'udp', got 'sctp'",
+    ],
+    [
+      'freePortSync signal',
+      () => freePortSync(80, {signal: new AbortController().signal} as never),
+      TypeError,
+      "Unknown option 'signal' for freePortSync",
     ],
     [
       'freePortSync option',

@@ -1,4 +1,5 @@
-import type {ChildProcess} from 'node:child_process';
+import {type ChildProcess, spawn} from 'node:child_process';
+import {readFileSync} from 'node:fs';
 import {Worker} from 'node:worker_threads';
 import {afterEach, describe, expect, it} from 'vitest';
 import {
@@ -18,6 +19,22 @@ import {
 import {nativeBinding} from '../src/native.js';
 import {bindServer, distEntry, sleep, spawnNode, startListener, track} from './helpers.js';
 import {testPort} from './ports.js';
+
+/** Runs `code` (an ES module that prints JSON) in a new node process with extra environment. */
+async function runNode(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect({status, err}).toEqual({status: 0, err: ''});
+  return JSON.parse(out);
+}
 
 const exited = async (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null
@@ -291,6 +308,63 @@ describe('waitForExit', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
+  it('rejects with the abort reason mid-wait (not at the timeout), and at once when already aborted', async () => {
+    const child = spawnNode('setInterval(() => {}, 1000)');
+    const controller = new AbortController();
+    const reason = new Error('stop waiting');
+    setTimeout(() => controller.abort(reason), 300);
+    const started = performance.now();
+    await expect(waitForExit(child.pid, {timeout: 20_000, signal: controller.signal})).rejects.toBe(
+      reason,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+    await expect(
+      waitForExit(child.pid, {timeout: 20_000, signal: AbortSignal.abort(reason)}),
+    ).rejects.toBe(reason);
+  });
+
+  it('without the addon (PORTWARDEN_DISABLE_NATIVE=1) a zombie has exited, as documented', async () => {
+    // `exec sleep` replaces the shell, so nothing ever waits for the background `sleep 0`:
+    // it stays a zombie (state Z) until its parent is killed.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    track(parent.pid);
+    const zombie = Number(
+      await new Promise<string>((resolve) =>
+        parent.stdout.once('data', (d: Buffer) => resolve(String(d))),
+      ),
+    );
+    const state = () => {
+      const stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+      return stat.charAt(stat.lastIndexOf(')') + 2);
+    };
+
+    for (let i = 0; i < 100 && state() !== 'Z'; i++) {
+      await sleep(10);
+    }
+
+    expect(state()).toBe('Z');
+    const result = (await runNode(
+      `
+      const pw = await import(${JSON.stringify(distEntry)});
+      const t0 = performance.now();
+      const zombie = await pw.waitForExit(${zombie}, {timeout: 3000});
+      const ms = performance.now() - t0;
+      console.log(JSON.stringify({
+        zombie,
+        ms,
+        sync: pw.waitForExitSync(${zombie}, {timeout: 3000}),
+        running: await pw.waitForExit(${parent.pid}, {timeout: 200}),
+      }));
+    `,
+      {PORTWARDEN_DISABLE_NATIVE: '1'},
+    )) as {zombie: boolean; ms: number; sync: boolean; running: boolean};
+    expect(result).toMatchObject({zombie: true, sync: true, running: false});
+    expect(result.ms).toBeLessThan(1000);
+    expect(state()).toBe('Z'); // still unreaped: the answer came from its state
+  });
+
   describe('without pidfds (PORTWARDEN_DISABLE_PIDFD=1): polls /proc', () => {
     afterEach(() => {
       delete process.env.PORTWARDEN_DISABLE_PIDFD;
@@ -393,6 +467,18 @@ describe('bad input', () => {
       'Expected target.startTime to be an integer between 0 and',
     ],
     ['exit timeout', () => waitForExit(5, {timeout: 0}), RangeError, 'Expected timeout'],
+    [
+      'exit signal',
+      () => waitForExit(5, {signal: 'SIGTERM' as never}),
+      TypeError,
+      "Expected signal to be an AbortSignal, got 'SIGTERM'",
+    ],
+    [
+      'exit sync signal',
+      () => waitForExitSync(5, {signal: new AbortController().signal} as never),
+      TypeError,
+      "Unknown option 'signal' for waitForExitSync",
+    ],
   ];
 
   it.each(cases)('%s', async (_name, call, ErrorClass, message) => {

@@ -66,6 +66,48 @@ export function interpretLsof(outcome: LsofOutcome): string {
   );
 }
 
+/**
+lsof's TCP state names → the kernel names the native backends report. lsof prints the
+names of the OS it runs on: Linux lsof the kernel's (`SYN_RECV`, `FIN_WAIT1`, `CLOSE`,
+and `CLOSED` for state 0), BSD and macOS lsof those of <netinet/tcp_fsm.h> (`SYN_RCVD`,
+`FIN_WAIT_1`, `CLOSED`), Solaris lsof also `BOUND` and `IDLE`. Both `CLOSE` and `CLOSED`
+are `CLOSE`, as the darwin native backend reports TCPS_CLOSED; `BOUND` (bound, neither
+listening nor connected) is Linux's `BOUND_INACTIVE`; `IDLE` (not even bound) is `CLOSE`,
+the state of a fresh Linux socket.
+*/
+const LSOF_TCP_STATES: Readonly<Record<string, SocketState>> = {
+  LISTEN: 'LISTEN',
+  ESTABLISHED: 'ESTABLISHED',
+  SYN_SENT: 'SYN_SENT',
+  SYN_RECV: 'SYN_RECV',
+  SYN_RCVD: 'SYN_RECV',
+  FIN_WAIT1: 'FIN_WAIT1',
+  FIN_WAIT_1: 'FIN_WAIT1',
+  FIN_WAIT2: 'FIN_WAIT2',
+  FIN_WAIT_2: 'FIN_WAIT2',
+  TIME_WAIT: 'TIME_WAIT',
+  CLOSE: 'CLOSE',
+  CLOSED: 'CLOSE',
+  CLOSE_WAIT: 'CLOSE_WAIT',
+  LAST_ACK: 'LAST_ACK',
+  CLOSING: 'CLOSING',
+  BOUND: 'BOUND_INACTIVE',
+  IDLE: 'CLOSE',
+};
+
+/**
+The state of a TCP socket from lsof's `T` field (`TST=LISTEN`). A missing or unknown name
+(`UNKNOWN_TCP_STATE_12`, a dialect's own word) is `'UNKNOWN'`, as the native backends
+report a kernel state number they do not know: such a socket counts for `strict` checks
+(any state) and never as a listener. Under `-sTCP:LISTEN` lsof itself matched the state
+against its LISTEN name, so listeners always arrive as `LISTEN`.
+*/
+export function lsofTcpState(text: string | undefined): SocketState {
+  return text !== undefined && Object.hasOwn(LSOF_TCP_STATES, text)
+    ? LSOF_TCP_STATES[text]!
+    : 'UNKNOWN';
+}
+
 type Endpoint = {address: string; port: number};
 
 function parseEndpoint(text: string, ipv6: boolean): Endpoint | undefined {
@@ -131,7 +173,7 @@ export function parseLsof(stdout: string, port: number, protocol: 'tcp' | 'udp')
     if (protocol === 'udp') {
       state = remoteText === undefined ? 'UNCONN' : 'ESTABLISHED';
     } else {
-      state = (file.state ?? 'UNKNOWN') as SocketState;
+      state = lsofTcpState(file.state);
     }
 
     const key = `${file.type}|${file.name}|${state}`;
@@ -282,7 +324,11 @@ inherit its stdout, so killing lsof alone can leave the pipes open and the call 
 a helper (for as long as it is stuck on a dead mount). On timeout the whole group is killed
 and the call returns at once, whatever the streams do.
 */
-async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> {
+async function runLsof(
+  args: string[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<LsofOutcome> {
   const {execa} = await loadExeca();
   const subprocess = execa('lsof', args, {
     reject: false,
@@ -293,11 +339,16 @@ async function runLsof(args: string[], timeoutMs: number): Promise<LsofOutcome> 
     stdin: 'ignore',
   });
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    // The caller gave up (the driver has already rejected): end the run the same way.
+    onAbort = () => resolve('timeout');
+    signal?.addEventListener('abort', onAbort, {once: true});
   });
   const result = await Promise.race([subprocess, deadline]);
   clearTimeout(timer);
+  signal?.removeEventListener('abort', onAbort!);
   if (result === 'timeout') {
     killGroup(subprocess.pid);
     subprocess.stdout?.destroy();
@@ -362,7 +413,7 @@ export const lsofBackend: Backend = {
     const args = lsofArguments(request);
     const outcome = yield* perform({
       sync: () => runLsofSync(args, request.timeoutMs),
-      async: async () => runLsof(args, request.timeoutMs),
+      async: async (signal) => runLsof(args, request.timeoutMs, signal),
     });
     const stdout = interpretLsof(outcome);
     return stripOwners(parseLsof(stdout, request.port, request.protocol), request.owners);

@@ -52,7 +52,12 @@ class CommandService {
         'status',
         async () => {
           const pidFilePid = this.spec.pidFile ? pidFromFile(this.spec.pidFile) : undefined;
-          const entries = await listeners(this.port, this.o.host, pidFilePid ? [pidFilePid] : []);
+          const entries = await listeners(
+            this.port,
+            this.o.host,
+            pidFilePid ? [pidFilePid] : [],
+            this.o.signal,
+          );
           return {entries, pid: entries.flatMap(ownersOf)[0]?.pid};
         },
         ({entries, pid}) => ({
@@ -208,7 +213,12 @@ class CommandService {
       for (;;) {
         this.o.signal?.throwIfAborted();
         const named = this.spec.pidFile ? pidFromFile(this.spec.pidFile) : undefined;
-        const entries = await listeners(this.port, this.o.host, named ? [named, pid] : [pid]);
+        const entries = await listeners(
+          this.port,
+          this.o.host,
+          named ? [named, pid] : [pid],
+          this.o.signal,
+        );
         // With a PID file only the pid it names counts (none yet: keep waiting).
         const accept = (p: ProcessInfo) =>
           this.spec.pidFile !== undefined

@@ -1,6 +1,7 @@
 import {checkPort} from '../probe.js';
 import {freePort, type TerminateResult} from '../terminate.js';
 import {waitForPortFree} from '../wait.js';
+import type {PortStatus} from '../types.js';
 import type {ResolvedOptions} from './spec.js';
 import {listeners} from './owners.js';
 import {describeHolders, type Trail} from './trail.js';
@@ -47,12 +48,18 @@ export async function proveFree(
     }
   }
 
-  const forceAfter = o.forceAfter;
+  const {forceAfter, signal} = o;
   try {
     const results =
       mode === 'kill'
-        ? await freePort(port, {...host, signal: 'SIGKILL', forceAfter: false, timeout: o.timeout})
-        : await freePort(port, {...host, forceAfter, timeout: forceAfter + o.timeout});
+        ? await freePort(port, {
+            ...host,
+            killSignal: 'SIGKILL',
+            forceAfter: false,
+            timeout: o.timeout,
+            signal,
+          })
+        : await freePort(port, {...host, forceAfter, timeout: forceAfter + o.timeout, signal});
     const signalled = results.filter((r) => r.status === 'terminated');
     const detail =
       signalled.length === 0
@@ -81,7 +88,16 @@ export async function refuseIfBusy(
   what: string,
 ): Promise<void> {
   const t0 = performance.now();
-  const status = await checkPort(port, o.host === undefined ? {} : {host: o.host});
+  let status: PortStatus;
+  try {
+    status = await checkPort(port, {
+      ...(o.host === undefined ? {} : {host: o.host}),
+      signal: o.signal,
+    });
+  } catch (error) {
+    throw trail.failWith('port-check', t0, error);
+  }
+
   if (status.status === 'free') {
     trail.add('port-check', performance.now() - t0, {detail: `port ${port} free`});
     return;
@@ -91,7 +107,13 @@ export async function refuseIfBusy(
   let blockers = status.status === 'busy' ? status.blockers : [];
   if (status.status === 'busy') {
     // checkPort does not look up owners; name them for the message.
-    const owned = await listeners(port, o.host, []).catch(() => []);
+    const owned = await listeners(port, o.host, [], o.signal).catch((error: unknown) => {
+      if (o.signal?.aborted) {
+        throw trail.failWith('port-check', t0, error);
+      }
+
+      return [];
+    });
     blockers = owned.length > 0 ? owned : blockers;
     message = `Refusing to start ${what}: port ${port} is still held by ${describeHolders(blockers)}`;
   } else {

@@ -240,7 +240,14 @@ class Job {
   private async awaitOldExit(identity: {pid: number; startTime: number}): Promise<void> {
     const t0 = performance.now();
     const grace = this.o.forceAfter === false ? this.o.timeout : this.o.forceAfter;
-    if (await waitForExit(identity, {timeout: grace})) {
+    let exited: boolean;
+    try {
+      exited = await waitForExit(identity, {timeout: grace, signal: this.o.signal});
+    } catch (error) {
+      throw this.trail.failWith('old-exit', t0, error);
+    }
+
+    if (exited) {
       this.trail.add('old-exit', performance.now() - t0, {pid: identity.pid});
       return;
     }
@@ -251,7 +258,17 @@ class Job {
     }
 
     // It escaped launchd (AbandonProcessGroup, or a reparented child): kill it.
-    await terminate([identity], {signal: 'SIGKILL', forceAfter: false, timeout: this.o.timeout});
+    try {
+      await terminate([identity], {
+        killSignal: 'SIGKILL',
+        forceAfter: false,
+        timeout: this.o.timeout,
+        signal: this.o.signal,
+      });
+    } catch (error) {
+      throw this.trail.failWith('old-exit', t0, error);
+    }
+
     this.trail.add('old-exit', performance.now() - t0, {
       pid: identity.pid,
       detail: `SIGKILL sent to ${identity.pid} after ${grace} ms`,

@@ -3,16 +3,21 @@ import {blockersOf, probePort} from '../probe.js';
 import {processInfo} from '../process.js';
 import type {ProcessInfo, SocketEntry} from '../types.js';
 
-/** Listening sockets on the port that overlap `host`, with owners (candidates scanned first). */
+/**
+Listening sockets on the port that overlap `host`, with owners (candidates scanned first).
+Rejects with `signal.reason` when the service call is aborted.
+*/
 export async function listeners(
   port: number,
   host: string | undefined,
   candidates: readonly number[],
+  signal: AbortSignal | undefined,
 ): Promise<SocketEntry[]> {
   const report = await probePort(port, {
     states: 'listen',
     owners: true,
     candidates: candidates.filter((pid) => pid > 0),
+    signal,
   });
   return blockersOf(report.sockets, host, false);
 }

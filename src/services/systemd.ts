@@ -306,7 +306,7 @@ class Unit {
         }
       } else {
         polls++;
-        const entries = await listeners(port, this.o.host, [s.mainPid]);
+        const entries = await listeners(port, this.o.host, [s.mainPid], this.o.signal);
         const cgroup = cgroupPids(s.controlGroup);
         strays = [];
         for (const entry of entries) {
@@ -393,7 +393,7 @@ class Unit {
   /** Before a start: refuses when the port is held by something that is not this unit. */
   async refuseIfHeld(port: number, s: UnitState): Promise<void> {
     const t0 = performance.now();
-    const entries = await listeners(port, this.o.host, [s.mainPid]);
+    const entries = await listeners(port, this.o.host, [s.mainPid], this.o.signal);
     const cgroup = cgroupPids(s.controlGroup);
     const foreign = entries.filter((e) => !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)));
     if (foreign.length > 0) {

@@ -14,6 +14,7 @@ import {
   probePortSync,
   processInfo,
   type SocketEntry,
+  type SocketState,
 } from '../../src/index.js';
 import {packageRoot} from '../../src/native.js';
 import {startListener, track} from '../helpers.js';
@@ -215,6 +216,41 @@ describe('the lsof backend reads exit statuses exactly', () => {
   );
 });
 
+describe('an AbortSignal ends an lsof run', () => {
+  it.each([
+    [
+      'probePort',
+      async (signal: AbortSignal) => probePort(PORT, {backend: 'lsof', timeout: 20_000, signal}),
+    ],
+    [
+      'checkPort',
+      async (signal: AbortSignal) => checkPort(PORT, {backend: 'lsof', timeout: 20_000, signal}),
+    ],
+  ])('%s rejects with the reason at once and kills the hanging lsof', async (_name, call) => {
+    const fake = fakeLsof(`sleep 30 &\necho $! > "$(dirname "$0")/helper.pid"\nwait`);
+    const reason = new Error('gave up');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(reason), 300);
+    const started = Date.now();
+    await expect(call(controller.signal)).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
+    track(helper);
+    await until(
+      'the helper to die',
+      () => {
+        const info = processInfo(helper);
+        return info === undefined ||
+          info.name !== 'sleep' ||
+          (info as {state?: string}).state === 'Z'
+          ? true
+          : undefined;
+      },
+      3000,
+    );
+  });
+});
+
 describe('the lsof backend parses -F output', () => {
   // Two processes share a dual-stack listener; one has an accepted connection; another
   // socket merely has PORT as its *remote* port (lsof -iTCP:P matches that too).
@@ -306,6 +342,65 @@ describe('the lsof backend parses -F output', () => {
     expect(probePortSync(PORT, {backend: 'lsof', owners: false}).sockets[0]).not.toHaveProperty(
       'owner',
     );
+  });
+
+  it("maps every TCP state spelling of lsof's dialects to the kernel names; an unknown one is UNKNOWN", async () => {
+    // Linux lsof prints the kernel's names (and CLOSED for state 0); macOS and the BSDs
+    // those of <netinet/tcp_fsm.h>; Solaris also BOUND and IDLE; any lsof prints
+    // UNKNOWN_TCP_STATE_<n> for a number it has no name for.
+    const spellings: Array<[string | undefined, SocketState]> = [
+      ['LISTEN', 'LISTEN'],
+      ['ESTABLISHED', 'ESTABLISHED'],
+      ['SYN_SENT', 'SYN_SENT'],
+      ['SYN_RECV', 'SYN_RECV'],
+      ['SYN_RCVD', 'SYN_RECV'],
+      ['FIN_WAIT1', 'FIN_WAIT1'],
+      ['FIN_WAIT_1', 'FIN_WAIT1'],
+      ['FIN_WAIT2', 'FIN_WAIT2'],
+      ['FIN_WAIT_2', 'FIN_WAIT2'],
+      ['TIME_WAIT', 'TIME_WAIT'],
+      ['CLOSE', 'CLOSE'],
+      ['CLOSED', 'CLOSE'],
+      ['CLOSE_WAIT', 'CLOSE_WAIT'],
+      ['LAST_ACK', 'LAST_ACK'],
+      ['CLOSING', 'CLOSING'],
+      ['BOUND', 'BOUND_INACTIVE'],
+      ['IDLE', 'CLOSE'],
+      ['UNKNOWN_TCP_STATE_12', 'UNKNOWN'],
+      ['listen', 'UNKNOWN'], // names are exact
+      ['toString', 'UNKNOWN'], // not an inherited property
+      [undefined, 'UNKNOWN'], // no ST= at all
+    ];
+    const lines = ['p99999901', 'cnode', 'u1000'];
+    for (const [index, [spelling]] of spellings.entries()) {
+      lines.push(
+        `f${index + 10}`,
+        'tIPv4',
+        'PTCP',
+        `n127.0.0.1:${PORT}->127.0.0.1:${51_000 + index}`,
+      );
+      if (spelling !== undefined) {
+        lines.push(`TST=${spelling}`);
+      }
+    }
+
+    fakeLsof(`cat <<'EOF'\n${lines.join('\n')}\nEOF`);
+    const report = probePortSync(PORT, {backend: 'lsof'});
+    expect(report.sockets.map((e) => [e.remotePort - 51_000, e.state])).toEqual(
+      spellings.map(([, state], index) => [index, state]),
+    );
+    expect((await probePort(PORT, {backend: 'lsof'})).sockets).toEqual(report.sockets);
+  });
+
+  it('an UNKNOWN state is a socket: busy for a strict check, not a listener for a default one', async () => {
+    fakeLsof(
+      `cat <<'EOF'\np99999901\ncnode\nu0\nf3\ntIPv4\nPTCP\nn127.0.0.1:${PORT}->127.0.0.1:51000\nTST=UNKNOWN_TCP_STATE_12\nEOF`,
+    );
+    expect(checkPortSync(PORT, {backend: 'lsof', strict: true})).toMatchObject({
+      status: 'busy',
+      blockers: [{state: 'UNKNOWN', remotePort: 51_000}],
+    });
+    expect(checkPortSync(PORT, {backend: 'lsof'}).status).toBe('free');
   });
 
   it('a check with a host that the sockets do not overlap is free', async () => {

@@ -205,6 +205,27 @@ describe('command services', () => {
     expect(error.steps.at(-1)).toMatchObject({failed: true});
   });
 
+  test('an abort settles a restart at once, not after forceAfter + timeout', async () => {
+    // The stop command does nothing; the holder ignores SIGTERM: without the abort this
+    // restart would wait forceAfter (20 s), then SIGKILL, then start.
+    const holder = await startListener({onTerm: 'ignore'});
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('deploy cancelled')), 300);
+    const t0 = performance.now();
+    const error = await rejection(
+      restartService(
+        {manager: 'command', stop: ['true'], start: ['true'], port: holder.port},
+        {forceAfter: 20_000, signal: controller.signal},
+      ),
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(error.code).toBe('ABORTED');
+    expect(error.message).toBe(`restart of service on port ${holder.port} was aborted`);
+    expect(error.cause).toMatchObject({message: 'deploy cancelled'});
+    expect(error.steps.at(-1)).toMatchObject({step: 'port-free', failed: true});
+    expect((await checkPort(holder.port)).status).toBe('busy'); // nothing was killed
+  });
+
   test('a start command that fails is EXITED with its code; a missing one is NOT_INSTALLED', async () => {
     const port = testPort();
     const failed = await rejection(

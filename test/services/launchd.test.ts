@@ -324,6 +324,25 @@ describe('launchd: start, stop, restart', () => {
     expect((await checkPort(j.port)).status).toBe('free');
   });
 
+  test('an abort while a stray holder ignores SIGTERM settles at once, not after forceAfter', async () => {
+    // Not loaded, but a stray process holds the job's port and ignores SIGTERM: the stop
+    // waits 1 s for it, then SIGTERMs it and would wait forceAfter (20 s) for SIGKILL.
+    const stray = await startListener({onTerm: 'ignore'});
+    const j = await job([], {}, stray.port);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('cancelled')), 1500);
+    const t0 = performance.now();
+    const error = await rejection(
+      stopService(j.spec, {forceAfter: 20_000, signal: controller.signal}),
+    );
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(elapsed).toBeLessThan(2500);
+    expect(error.code).toBe('ABORTED');
+    expect(error.steps.at(-1)).toMatchObject({step: 'port-free', failed: true});
+    expect((await checkPort(stray.port)).status).toBe('busy'); // it got SIGTERM, no SIGKILL
+  });
+
   test('concurrent starts of one job both succeed (exit 37 or 5 is not fatal when it got loaded)', async () => {
     const j = await job([]);
     const [a, b] = await Promise.all([startService(j.spec), startService(j.spec)]);
