@@ -7,7 +7,7 @@ import {readFileSync} from 'node:fs';
 import {constants as osConstants} from 'node:os';
 import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
-import {assertInteger, assertPid, show} from './validate.js';
+import {ArgumentTypeError, assertInteger, assertPid, show} from './validate.js';
 
 /**
 A process named by pid and start time (`processInfo(pid).startTime`, clock ticks since
@@ -71,7 +71,7 @@ export function assertTarget(
   }
 
   if (typeof value !== 'object' || value === null || !('pid' in value) || !('startTime' in value)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected ${name} to be a pid or a {pid, startTime} identity, got ${show(value)}`,
     );
   }
@@ -79,7 +79,9 @@ export function assertTarget(
   assertPid(value.pid, `${name}.pid`);
   assertInteger(value.startTime, `${name}.startTime`, 0, Number.MAX_SAFE_INTEGER);
   if ('bootId' in value && value.bootId !== undefined && typeof value.bootId !== 'string') {
-    throw new TypeError(`Expected ${name}.bootId to be a string, got ${show(value.bootId)}`);
+    throw new ArgumentTypeError(
+      `Expected ${name}.bootId to be a string, got ${show(value.bootId)}`,
+    );
   }
 }
 

@@ -13,6 +13,8 @@ import {requireNative} from './process.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
 import {
+  ArgumentRangeError,
+  ArgumentTypeError,
   assertAbortSignal,
   assertBoolean,
   assertDuration,
@@ -98,7 +100,7 @@ function assertAbortOption(signal: unknown): asserts signal is AbortSignal | und
   }
 
   if (typeof signal === 'string') {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected signal to be an AbortSignal, got ${show(signal)} (the signal to send is killSignal)`,
     );
   }
@@ -126,7 +128,7 @@ function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
   } = options;
   const {timeout = (forceAfter === false ? FORCE_AFTER_MS : forceAfter) + GRACE_MS} = options;
   if (forceAfter !== false && timeout <= forceAfter) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected timeout to be greater than forceAfter (${forceAfter}), got ${show(timeout)}`,
     );
   }
@@ -440,14 +442,14 @@ function resolveFilter(filter: unknown): FreePortFilter {
   }
 
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected filter to be an object with command, uid or pids, got ${show(filter)}`,
     );
   }
 
   const f = checkOptions<FreePortFilter>(filter, ['command', 'uid', 'pids'], 'filter');
   if (f.command !== undefined && typeof f.command !== 'string' && !(f.command instanceof RegExp)) {
-    throw new TypeError(
+    throw new ArgumentTypeError(
       `Expected filter.command to be a RegExp or a string, got ${show(f.command)}`,
     );
   }

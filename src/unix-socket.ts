@@ -4,7 +4,7 @@ import {perform, runAsync, runSync, type Steps} from './steps.js';
 import {ProbeUnavailableError} from './errors.js';
 import {requireNative} from './process.js';
 import type {Owner} from './types.js';
-import {show} from './validate.js';
+import {ArgumentRangeError, ArgumentTypeError, show} from './validate.js';
 import type {NativeBinding, RawOwnerScan, RawUnixSocket} from './native.js';
 
 export type UnixSocketEntry = {
@@ -36,12 +36,12 @@ const MAX_PATH_BYTES = 107;
 
 function assertSocketPath(path: unknown): asserts path is string {
   if (typeof path !== 'string') {
-    throw new TypeError(`Expected path to be a string, got ${show(path)}`);
+    throw new ArgumentTypeError(`Expected path to be a string, got ${show(path)}`);
   }
 
   const bytes = Buffer.byteLength(path);
   if (bytes === 0 || bytes > MAX_PATH_BYTES || path.includes('\0')) {
-    throw new RangeError(
+    throw new ArgumentRangeError(
       `Expected path to be 1 to ${MAX_PATH_BYTES} bytes without NUL (the limit of sun_path), got ${show(path)} (${bytes} bytes)`,
     );
   }
