@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import {EXIT, main} from './cli.js';
+import {EXIT, main} from './cli/main.js';
 
 let settled = false;
 main(process.argv.slice(2), {

@@ -21,9 +21,9 @@ import {
   assertInteger,
   assertPidList,
   assertPort,
-  assertSignal,
   checkOptions,
   show,
+  signalName,
 } from './validate.js';
 import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
 
@@ -31,8 +31,12 @@ import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
 export type TerminateTarget = number | ProcessIdentity;
 
 export type TerminateOptions = {
-  /** The first signal sent (a POSIX signal name). @default 'SIGTERM' */
-  readonly killSignal?: NodeJS.Signals;
+  /**
+	The first signal sent: a POSIX signal name (`'SIGTERM'`; `'TERM'` and any case too) or
+	its number on this platform (`15`).
+	@default 'SIGTERM'
+	*/
+  readonly killSignal?: NodeJS.Signals | number;
   /**
 	Send SIGKILL to targets still running this many ms after the first signal; `false`
 	never escalates.
@@ -109,8 +113,8 @@ function assertAbortOption(signal: unknown): asserts signal is AbortSignal | und
 }
 
 function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
-  const {killSignal = 'SIGTERM', allowOtherUsers = false, signal} = options;
-  assertSignal(killSignal, 'killSignal');
+  const {allowOtherUsers = false, signal} = options;
+  const killSignal = signalName(options.killSignal ?? 'SIGTERM', 'killSignal');
   assertAbortOption(signal);
   if (options.forceAfter !== undefined && options.forceAfter !== false) {
     assertDuration(options.forceAfter, 'forceAfter');
@@ -139,7 +143,7 @@ function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
 
 function resolveTargets(targets: unknown): TerminateTarget[] {
   if (!Array.isArray(targets) || targets.length === 0) {
-    throw new (Array.isArray(targets) ? RangeError : TypeError)(
+    throw new (Array.isArray(targets) ? ArgumentRangeError : ArgumentTypeError)(
       `Expected targets to be a non-empty array of pids or {pid, startTime} identities, got ${show(targets)}`,
     );
   }

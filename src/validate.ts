@@ -145,12 +145,37 @@ export function assertDuration(value: unknown, name: string): asserts value is n
 }
 
 /** A signal name known to this platform (`os.constants.signals`), such as `'SIGTERM'`. */
-export function assertSignal(value: unknown, name: string): asserts value is NodeJS.Signals {
-  if (typeof value !== 'string' || !Object.hasOwn(osConstants.signals, value)) {
+/**
+The canonical name of a signal given as `'SIGTERM'`, `'TERM'` (any case) or its number on
+this platform (`15`); undefined for anything else.
+*/
+export function toSignalName(value: unknown): NodeJS.Signals | undefined {
+  const signals = osConstants.signals as Record<string, number>;
+  if (typeof value === 'number') {
+    return Number.isInteger(value) && value > 0
+      ? (Object.keys(signals).find((name) => signals[name] === value) as NodeJS.Signals | undefined)
+      : undefined;
+  }
+
+  if (typeof value !== 'string') {
+    return undefined;
+  }
+
+  const upper = value.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  return Object.hasOwn(signals, name) ? (name as NodeJS.Signals) : undefined;
+}
+
+/** A signal (see `toSignalName`); returns its canonical name. */
+export function signalName(value: unknown, name: string): NodeJS.Signals {
+  const signal = toSignalName(value);
+  if (signal === undefined) {
     throw new ArgumentTypeError(
-      `Expected ${name} to be a signal name such as 'SIGTERM' or 'SIGKILL', got ${show(value)}`,
+      `Expected ${name} to be a signal such as 'SIGTERM', 'TERM' or 15, got ${show(value)}`,
     );
   }
+
+  return signal;
 }
 
 export function assertAbortSignal(value: unknown, name: string): asserts value is AbortSignal {

@@ -536,31 +536,36 @@ describe('every CLI command from a fresh process: exit codes and --json', () => 
   });
 
   it('an internal error is not a usage error and never exits 0', async () => {
-    // A bin whose command hits a bug (a TypeError thrown from inside a command).
-    const dir = tempDir();
-    const script = path.join(dir, 'bug.mjs');
-    writeFileSync(
-      script,
-      `import {main} from ${JSON.stringify(distEntry.replace(/index\.js$/, 'cli.js'))};
-import {commands} from ${JSON.stringify(distEntry.replace(/index\.js$/, 'cli.js'))};
-commands.check.run = async () => { null.boom; };
+    // A command that hits a bug (a TypeError thrown from inside it).
+    const spec = JSON.stringify(distEntry.replace(/index\.js$/, 'cli/spec.js'));
+    const main = JSON.stringify(distEntry.replace(/index\.js$/, 'cli/main.js'));
+    const r = await execa(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const {commands} = await import(${spec});
+commands.check.load = async () => async () => null.boom;
+const {main} = await import(${main});
 process.exitCode = await main(['check', '80', '--json'], {out: (t) => console.log(t), err: (t) => console.error(t), isTTY: false});`,
+      ],
+      {reject: false, stdin: 'ignore'},
     );
-    const r = await execa(process.execPath, [script], {reject: false});
     expect(r.exitCode).toBe(70);
     expect(jsonFailure(r.stdout)).toMatchObject({error: 'TypeError', code: 'INTERNAL'});
+    expect(r.stderr).toContain('internal error');
   });
 
   it('a CLI whose event loop empties before the answer exits non-zero', async () => {
-    const cli = JSON.stringify(distEntry.replace(/index\.js$/, 'cli.js'));
+    const spec = JSON.stringify(distEntry.replace(/index\.js$/, 'cli/spec.js'));
     const bin = JSON.stringify(distEntry.replace(/index\.js$/, 'bin.js'));
     const r = await execa(
       process.execPath,
       [
         '--input-type=module',
         '-e',
-        `const {commands} = await import(${cli});
-commands.check.run = () => new Promise(() => {});
+        `const {commands} = await import(${spec});
+commands.check.load = async () => () => new Promise(() => {});
 process.argv = [process.argv[0], 'portwarden', 'check', '80'];
 await import(${bin});`,
       ],

@@ -70,7 +70,7 @@ class CommandService {
   }
 
   async stop(): Promise<string> {
-    const [file, ...args] = this.spec.stop;
+    const [file, ...args] = this.spec.stop!; // validated for stop and restart
     const t0 = performance.now();
     const r = await runTool(this.trail, file!, args, {timeout: this.o.timeout});
     // A failing stop command ("not running") is not fatal: the port decides.
@@ -83,7 +83,7 @@ class CommandService {
   }
 
   async start(previousPid: number | undefined): Promise<ServiceResult> {
-    const [file, ...args] = this.spec.start;
+    const [file, ...args] = this.spec.start!; // validated for start and restart
     const t0 = performance.now();
     const {execa} = await loadExeca();
     const subprocess = execa(file!, args, {

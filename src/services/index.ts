@@ -10,7 +10,7 @@ async function run(
   spec: ServiceSpec,
   options: ServiceOptions | undefined,
 ): Promise<ServiceResult> {
-  const s = resolveSpec(spec, caller);
+  const s = resolveSpec(spec, caller, action);
   const o = resolveServiceOptions(options, caller);
   switch (s.manager) {
     case 'systemd':

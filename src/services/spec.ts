@@ -9,7 +9,7 @@ import {
   ArgumentTypeError,
   show,
 } from '../validate.js';
-import type {ServiceOptions, ServiceSpec} from './types.js';
+import type {ServiceAction, ServiceOptions, ServiceSpec} from './types.js';
 
 const MANAGERS = ['systemd', 'launchd', 'command'] as const;
 const SPEC_KEYS = {
@@ -54,7 +54,7 @@ function assertArgv(value: unknown, name: string): asserts value is string[] {
 }
 
 /** Validates a service spec; throws TypeError/RangeError saying what is wrong and how to fix it. */
-export function resolveSpec(spec: unknown, caller: string): ServiceSpec {
+export function resolveSpec(spec: unknown, caller: string, action: ServiceAction): ServiceSpec {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
     throw new ArgumentTypeError(
       `Expected the spec of ${caller} to be an object such as {manager: 'systemd', unit: 'web.service', port: 8080}, got ${show(spec)}`,
@@ -124,8 +124,15 @@ export function resolveSpec(spec: unknown, caller: string): ServiceSpec {
     }
 
     case 'command': {
-      assertArgv(s.stop, 'spec.stop');
-      assertArgv(s.start, 'spec.start');
+      // Each action needs the command it runs: stop its `stop`, start its `start`.
+      if (s.stop !== undefined || action !== 'start') {
+        assertArgv(s.stop, 'spec.stop');
+      }
+
+      if (s.start !== undefined || action !== 'stop') {
+        assertArgv(s.start, 'spec.start');
+      }
+
       if (s.pidFile !== undefined) {
         assertName(s.pidFile, 'spec.pidFile', "'/run/myd.pid'");
       }

@@ -27,10 +27,13 @@ export type LaunchdServiceSpec = {
 /** A daemon managed by shell commands (argv arrays, never a shell). */
 export type CommandServiceSpec = {
   readonly manager: 'command';
-  /** Run to stop the daemon, such as `['kill', '-TERM', '4711']` or `['myd', 'stop']`. */
-  readonly stop: readonly string[];
-  /** Run (detached) to start it; it may daemonize. */
-  readonly start: readonly string[];
+  /**
+	Run to stop the daemon, such as `['kill', '-TERM', '4711']` or `['myd', 'stop']`. Needed by
+	restartService and stopService.
+	*/
+  readonly stop?: readonly string[];
+  /** Run (detached) to start it; it may daemonize. Needed by restartService and startService. */
+  readonly start?: readonly string[];
   /** The TCP port the daemon listens on. */
   readonly port: number;
   /** A PID file the daemon writes: the listener must be the pid it names (or a descendant). */

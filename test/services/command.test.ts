@@ -61,8 +61,8 @@ describe('command services', () => {
     const first = tracked(await startService(d.spec));
     expect(first.pid).toBe(Number(readFileSync(d.pidFile, 'utf8')));
     // What a shell script does: kill, then start at once.
-    spawn(d.spec.stop[0]!, d.spec.stop.slice(1), {stdio: 'ignore'}).on('exit', () => {
-      const child = spawn(d.spec.start[0]!, d.spec.start.slice(1), {stdio: 'ignore'});
+    spawn(d.spec.stop![0]!, d.spec.stop!.slice(1), {stdio: 'ignore'}).on('exit', () => {
+      const child = spawn(d.spec.start![0]!, d.spec.start!.slice(1), {stdio: 'ignore'});
       track(child.pid);
     });
     await sleep(1500);

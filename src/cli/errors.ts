@@ -1,7 +1,7 @@
 // How the CLI reports a failure: the exit code it maps to, and the one JSON object that
 // `--json` prints on stdout ({error, code, message, ...the error's own fields}).
-import {NotListeningError, PortBusyError, ProbeUnavailableError, ServiceError} from './errors.js';
-import {isArgumentError} from './validate.js';
+import {NotListeningError, PortBusyError, ProbeUnavailableError, ServiceError} from '../errors.js';
+import {isArgumentError} from '../validate.js';
 
 export type FailureKind = 'no' | 'unknown' | 'usage' | 'internal';
 
@@ -61,6 +61,34 @@ function codeOf(error: Error): string {
   return 'INTERNAL';
 }
 
+/** Library phrasing → the flags a CLI user types. */
+const CLI_WORDS: Array<[RegExp, string]> = [
+  [/\{manager: 'command'\}/g, '--stop/--start'],
+  [/\{manager: 'systemd'\}/g, '--systemd'],
+  [/\{manager: 'launchd'\}/g, '--launchd'],
+  [/\(forceAfter: false\)/g, '(--force-after never)'],
+  [/; use path\.resolve\(\)/g, '; pass an absolute path'],
+  [/\bspec\.plist\b/g, '--plist'],
+  [/\bspec\.unit\b/g, '--systemd'],
+  [/\bspec\.label\b/g, '--launchd'],
+  [/\bspec\.domain\b/g, '--domain'],
+  [/\bspec\.port\b/g, '--port'],
+  [/\bspec\.pidFile\b/g, '--pidfile'],
+  [/\bforceAfter\b/g, '--force-after'],
+  [/\bkillSignal\b/g, '--signal'],
+  [/\ballowOtherUsers\b/g, '--allow-other-users'],
+];
+
+/** A library message as the CLI says it. */
+export function cliMessage(message: string): string {
+  let text = message;
+  for (const [pattern, words] of CLI_WORDS) {
+    text = text.replace(pattern, words);
+  }
+
+  return text;
+}
+
 /** `{error, code, message, ...own fields}`; AggregateError members under `errors`. */
 export function errorJson(error: unknown, usage?: string): Record<string, unknown> {
   if (!(error instanceof Error)) {
@@ -77,7 +105,7 @@ export function errorJson(error: unknown, usage?: string): Record<string, unknow
   return {
     error: error.name,
     code: codeOf(error),
-    message: error.message,
+    message: cliMessage(error.message),
     ...fields,
     ...(usage === undefined ? {} : {usage}),
     ...(error instanceof AggregateError

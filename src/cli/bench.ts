@@ -1,0 +1,18 @@
+// bench: runs the bundled benchmark script in a child process.
+import {spawn} from 'node:child_process';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {EXIT} from './output.js';
+import type {BenchFlags, Runner} from './spec.js';
+
+const script = fileURLToPath(new URL('../../scripts/bench.mjs', import.meta.url));
+
+export const bench: Runner<BenchFlags> = async (_positionals, values) => {
+  const args = [script, '--out', path.resolve(values.out)];
+  if (values.quick) {
+    args.push('--quick');
+  }
+
+  const child = spawn(process.execPath, args, {stdio: 'inherit'});
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? EXIT.unknown)));
+};
