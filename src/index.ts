@@ -82,6 +82,14 @@ export {
   type SystemdServiceSpec,
 } from './services/index.js';
 export {ServiceError, type ServiceErrorCode} from './errors.js';
+export {
+  listenTarget,
+  ListenTargetError,
+  type InheritedDescriptor,
+  type ListenTarget,
+  type ListenTargetErrorCode,
+  type ListenTargetOptions,
+} from './listen-target.js';
 export type {ServiceManager, ServiceStep} from './types.js';
 export type {
   BackendChoice,
