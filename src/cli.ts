@@ -7,6 +7,7 @@ import path from 'node:path';
 import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {constants} from 'node:os';
 import {classify, errorJson} from './cli-errors.js';
+import {serveCommand} from './cli-serve.js';
 import {describeSocket} from './errors.js';
 import {packageRoot} from './native.js';
 import {claimPidFile, readPidFile} from './pidfile.js';
@@ -585,6 +586,7 @@ export const commands: Record<string, Command> = {
   restart: serviceCommand('restart'),
   stop: serviceCommand('stop'),
   start: serviceCommand('start'),
+  serve: serveCommand,
   bench: {
     usage: 'portwarden bench [--quick] [--out DIR]',
     summary: 'run the bundled benchmark (writes results.md, results.json, results.svg)',
