@@ -1,10 +1,11 @@
 // `portwarden serve` as a real process: SIGHUP and --reload, TERM forwarding and exit
 // status, one instance per port, the supervisor SIGKILLed.
+import {spawn} from 'node:child_process';
 import {existsSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, test} from 'vitest';
 import {checkPort} from '../../src/index.js';
-import {runCli, sleep, tempDir} from '../helpers.js';
+import {distBin, fixtures, runCli, sleep, tempDir, track} from '../helpers.js';
 import {testPort} from '../ports.js';
 import {app, get, startServe} from './cli-helpers.js';
 
@@ -233,6 +234,46 @@ describe('portwarden serve', () => {
     expect(reload.exitCode).toBe(1);
     expect(reload.stderr).toContain(`No portwarden serve runs for port ${port}`);
     process.kill(ready.pid!, 'SIGTERM');
+  });
+
+  test('adopts a listener passed to it by socket activation (LISTEN_FDS) instead of binding', async () => {
+    const port = testPort();
+    const pidFile = path.join(tempDir(), 'serve.pid');
+    // pass-fds.py makes the listener, puts it at fd 3 and execs node with LISTEN_PID = itself.
+    const launcher = spawn(
+      'python3',
+      [
+        path.join(fixtures, 'pass-fds.py'),
+        JSON.stringify({fds: [{kind: 'tcp', port}], listenPid: 'self'}),
+        process.execPath,
+        distBin,
+        'serve',
+        '--json',
+        '--port',
+        String(port),
+        '--pid-file',
+        pidFile,
+        ...command(port),
+      ],
+      {stdio: ['ignore', 'pipe', 'inherit']},
+    );
+    track(launcher.pid);
+    const line = await new Promise<string>((resolve) => {
+      let out = '';
+      launcher.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) {
+          resolve(out.slice(0, out.indexOf('\n')));
+        }
+      });
+    });
+    const ready = JSON.parse(line) as {event: string; pid: number; host: string};
+    track(ready.pid);
+    expect(ready).toMatchObject({event: 'ready', host: '127.0.0.1'});
+    expect(await get(port)).toBe(ready.pid);
+    launcher.kill('SIGTERM');
+    expect(await new Promise((resolve) => launcher.once('exit', resolve))).toBe(0);
+    expect((await checkPort(port)).status).toBe('free');
   });
 
   test('usage errors exit 64; --reload with nothing running exits 1', async () => {
