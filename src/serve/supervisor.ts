@@ -882,6 +882,17 @@ export async function serve(options: ServeOptions): Promise<ServeSupervisor> {
 
 /** The exit status a shell reports for a process: its code, or 128 + the signal number. */
 export function exitStatusOf(exit: ServeExit): number {
+  const {code, signal} = (exit ?? {}) as Partial<ServeExit>;
+  if (
+    typeof exit !== 'object' ||
+    !(code === null || Number.isInteger(code)) ||
+    !(signal === null || typeof signal === 'string')
+  ) {
+    throw new ArgumentTypeError(
+      `Expected exit to be a {code, signal} exit status, got ${show(exit)}`,
+    );
+  }
+
   if (exit.code !== null) {
     return exit.code;
   }
