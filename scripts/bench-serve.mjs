@@ -1,23 +1,29 @@
 #!/usr/bin/env node
 // Restarts under load: requests failed per restart, and restart latency, for
-// (a) `portwarden serve` reloads (the listener is handed over, never closed) and
+// (a) `portwarden serve` reloads (the listener is handed over, never closed),
+// (b) with --systemd: restartService on a socket-activated systemd service (a .socket unit
+//     holds the port) under a private user manager (scripts/systemd-user.sh; root), and
 // (c) restartService on stop/start commands (the control: the port is closed between the
-// old and the new process, proven free, then proven listening).
+//     old and the new process, proven free, then proven listening).
 // A sequential HTTP client on 127.0.0.1 (fresh connection every ~2 ms) runs throughout.
 //
-//   node scripts/bench-serve.mjs [--restarts 20] [--json]
-import {spawn} from 'node:child_process';
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+//   node scripts/bench-serve.mjs [--restarts 20] [--systemd] [--json]
+import {execFileSync, spawn} from 'node:child_process';
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
-import {restartService, stopService} from '../dist/index.js';
+import {restartService, startService, stopService} from '../dist/index.js';
 import {clientLoop} from './load-client.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const {values: flags} = parseArgs({
-  options: {restarts: {type: 'string', default: '20'}, json: {type: 'boolean', default: false}},
+  options: {
+    restarts: {type: 'string', default: '20'},
+    systemd: {type: 'boolean', default: false},
+    json: {type: 'boolean', default: false},
+  },
 });
 const RESTARTS = Number(flags.restarts);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -157,8 +163,70 @@ async function benchStopStart() {
   );
 }
 
+async function benchSystemdSocket() {
+  const port = nextPort++;
+  const script = path.join(root, 'scripts', 'systemd-user.sh');
+  const out = execFileSync('bash', [script, 'start'], {encoding: 'utf8', timeout: 30_000});
+  const env = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+  const saved = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
+  const systemctl = (...args) =>
+    execFileSync('systemctl', ['--user', '--no-pager', ...args], {encoding: 'utf8'});
+  try {
+    try {
+      systemctl('is-system-running', '--wait');
+    } catch {}
+
+    const unitDir = path.join(env.XDG_CONFIG_HOME, 'systemd', 'user');
+    mkdirSync(unitDir, {recursive: true});
+    writeFileSync(
+      path.join(unitDir, 'pw-bench.socket'),
+      `[Socket]\nListenStream=127.0.0.1:${port}\n`,
+    );
+    writeFileSync(
+      path.join(unitDir, 'pw-bench.service'),
+      `[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=notify\nExecStart="${process.execPath}" "${app}" ${port}\n`,
+    );
+    systemctl('daemon-reload');
+    systemctl('start', 'pw-bench.socket');
+    const spec = {manager: 'systemd', unit: 'pw-bench.service', port};
+    await startService(spec, {timeout: 20_000});
+    let running = true;
+    const loop = clientLoop({port, maxMs: 60_000, until: () => !running});
+    const latencies = [];
+    for (let i = 0; i < RESTARTS; i++) {
+      await sleep(300);
+      const r = await restartService(spec, {timeout: 20_000});
+      latencies.push(r.ms);
+    }
+
+    await sleep(200);
+    running = false;
+    const result = await loop;
+    await stopService(spec, {timeout: 20_000});
+    return summary('restartService, systemd .socket + Type=notify service', result, latencies);
+  } finally {
+    execFileSync('bash', [script, 'stop', env.SYSTEMD_USER_STATE], {timeout: 30_000});
+    if (saved === undefined) {
+      delete process.env.XDG_RUNTIME_DIR;
+    } else {
+      process.env.XDG_RUNTIME_DIR = saved;
+    }
+  }
+}
+
 try {
-  const rows = [await benchServe(), await benchStopStart()];
+  const rows = [await benchServe()];
+  if (flags.systemd) {
+    rows.push(await benchSystemdSocket());
+  }
+
+  rows.push(await benchStopStart());
   if (flags.json) {
     console.log(JSON.stringify(rows, null, 2));
   } else {
