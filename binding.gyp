@@ -9,7 +9,8 @@
         "native/parse/pidfile.cc",
         "native/parse/darwin.cc",
         "native/posix/pidfile.cc",
-        "native/posix/notify.cc"
+        "native/posix/notify.cc",
+        "native/posix/listen.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

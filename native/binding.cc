@@ -16,12 +16,14 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "parse/darwin.h"
 #include "parse/netlink.h"
 #include "parse/procfs.h"
 #include "platform.h"
+#include "posix/listen.h"
 #include "posix/notify.h"
 #include "posix/pidfile.h"
 #include "process_control.h"
@@ -275,6 +277,90 @@ bool get_path(const Napi::CallbackInfo& info, size_t i, std::string& out) {
   return !out.empty() && out.find('\0') == std::string::npos;
 }
 
+// serve / listenTarget: a notify socket of this environment. The descriptor stays open
+// while a receive runs on it (the worker holds a reference), so a close() during a
+// receive cannot let the fd number be reused under the waiting thread.
+struct NotifyReceiver {
+  int fd = -1;
+  std::shared_ptr<CancelHandle> pending;  // the cancel of the receive in flight, if any
+  ~NotifyReceiver() {
+    if (fd >= 0) close_fd(fd);
+  }
+};
+
+Napi::Object socket_description_to_js(Napi::Env env, const SocketDescription& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("type", Napi::Number::New(env, d.type));
+  o.Set("domain", Napi::Number::New(env, d.domain));
+  if (d.protocol >= 0) o.Set("protocol", Napi::Number::New(env, d.protocol));
+  if (d.accepting >= 0) o.Set("listening", Napi::Boolean::New(env, d.accepting == 1));
+  if (d.v6only >= 0) o.Set("v6only", Napi::Boolean::New(env, d.v6only == 1));
+  o.Set("family", Napi::Number::New(env, d.family));
+  o.Set("address", Napi::String::New(env, d.address));
+  if (d.port >= 0) o.Set("port", Napi::Number::New(env, d.port));
+  return o;
+}
+
+class NotifyReceiveWorker : public Napi::AsyncWorker {
+ public:
+  NotifyReceiveWorker(Napi::Env env, std::shared_ptr<NotifyReceiver> receiver, int timeout_ms,
+                      std::shared_ptr<CancelHandle> cancel)
+      : Napi::AsyncWorker(env, "portwarden:notifyReceive"),
+        deferred_(env),
+        receiver_(std::move(receiver)),
+        timeout_ms_(timeout_ms),
+        cancel_(std::move(cancel)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    result_ = dgram_receive(receiver_->fd, timeout_ms_, cancel_->cancel, datagrams_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    receiver_->pending.reset();
+    if (result_ < 0) {
+      deferred_.Reject(errno_error(env, result_, "recvmsg").Value());
+      return;
+    }
+    Napi::Array arr = Napi::Array::New(env, datagrams_.size());
+    for (size_t i = 0; i < datagrams_.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("message", Napi::String::New(env, datagrams_[i].data));
+      o.Set("pid", Napi::Number::New(env, datagrams_[i].pid));
+      o.Set("truncated", Napi::Boolean::New(env, datagrams_[i].truncated));
+      arr.Set(uint32_t(i), o);
+    }
+    deferred_.Resolve(arr);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<NotifyReceiver> receiver_;
+  int timeout_ms_;
+  std::shared_ptr<CancelHandle> cancel_;
+  std::vector<Datagram> datagrams_;
+  int result_ = 0;
+};
+
+// The listeners and notify sockets one environment made; closed when it ends (a worker
+// thread exiting), and pending receives woken so that no threadpool thread waits on.
+struct ServeState {
+  std::set<int> listeners;
+  std::map<int, std::shared_ptr<NotifyReceiver>> receivers;
+  ~ServeState() {
+    for (int fd : listeners) close_fd(fd);
+    for (auto& [fd, receiver] : receivers)
+      if (receiver->pending) wait_cancel_fire(receiver->pending->cancel);
+  }
+};
+
+// A unix socket path argument: 1..107 bytes without NUL ('@name': abstract).
+bool get_unix_path(const Napi::CallbackInfo& info, size_t i, std::string& out) {
+  if (info.Length() <= i || !info[i].IsString()) return false;
+  out = info[i].As<Napi::String>().Utf8Value();
+  return !out.empty() && out.size() <= 107 && out.find('\0') == std::string::npos;
+}
+
 }  // namespace
 
 class Addon : public Napi::Addon<Addon> {
@@ -310,6 +396,15 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("waitExit", &Addon::WaitExit),
                              InstanceMethod("waitExitAsync", &Addon::WaitExitAsync),
                              InstanceMethod("signalProcess", &Addon::SignalProcess),
+                             // serve and listenTarget (native/posix/listen.h)
+                             InstanceMethod("socketInfo", &Addon::SocketInfo),
+                             InstanceMethod("setCloexec", &Addon::SetCloexec),
+                             InstanceMethod("listenTcp", &Addon::ListenTcp),
+                             InstanceMethod("closeListener", &Addon::CloseListener),
+                             InstanceMethod("notifySocketOpen", &Addon::NotifySocketOpen),
+                             InstanceMethod("notifySocketReceive", &Addon::NotifySocketReceive),
+                             InstanceMethod("notifySocketClose", &Addon::NotifySocketClose),
+                             InstanceMethod("launchdSockets", &Addon::LaunchdSockets),
                              InstanceValue("testing", testing),
                          });
   }
@@ -331,6 +426,7 @@ class Addon : public Napi::Addon<Addon> {
   };
   std::map<int, HeldPidFile> pidfiles_;
   PidFileSelf self_;  // our pid, start time and boot id (read once per pid)
+  ServeState serve_;  // listeners and notify sockets of serve / listenTarget
 
  public:
   ~Addon() {
@@ -699,6 +795,175 @@ class Addon : public Napi::Addon<Addon> {
       return env.Undefined();
     }
     return Napi::String::New(env, "sent");
+  }
+
+  // socketInfo(fd) -> {type, domain, protocol?, listening?, v6only?, family, address, port?}.
+  // Throws EBADF (no such descriptor), ENOTSOCK (a pipe, a file) with the failing syscall.
+  Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd;
+    if (!get_uint(info, 0, 0x7fffffff, fd)) {
+      throw_type(env, "socketInfo(fd: 0..2147483647)");
+      return env.Undefined();
+    }
+    SocketDescription d;
+    int r = describe_socket(int(fd), d);
+    if (r < 0) {
+      errno_error(env, r, d.syscall).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return socket_description_to_js(env, d);
+  }
+
+  // setCloexec(fd, on) -> undefined
+  Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd;
+    if (!get_uint(info, 0, 0x7fffffff, fd) || info.Length() < 2 || !info[1].IsBoolean()) {
+      throw_type(env, "setCloexec(fd: 0..2147483647, on: boolean)");
+      return env.Undefined();
+    }
+    int r = set_cloexec(int(fd), info[1].As<Napi::Boolean>().Value());
+    if (r < 0) errno_error(env, r, "fcntl").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // listenTcp(host, port, backlog) -> fd: bound, listening, SO_REUSEADDR, close-on-exec.
+  Napi::Value ListenTcp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t port, backlog;
+    if (info.Length() < 3 || !info[0].IsString() || !get_uint(info, 1, 65535, port) ||
+        !get_uint(info, 2, 0x7fffffff, backlog)) {
+      throw_type(env, "listenTcp(host: string, port: 0..65535, backlog: uint31)");
+      return env.Undefined();
+    }
+    int fd = -1;
+    const char* syscall = "";
+    int r =
+        listen_tcp(info[0].As<Napi::String>().Utf8Value(), int(port), int(backlog), fd, syscall);
+    if (r < 0) {
+      errno_error(env, r, syscall).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    serve_.listeners.insert(fd);
+    return Napi::Number::New(env, fd);
+  }
+
+  // closeListener(fd) -> undefined. Only descriptors returned by listenTcp (else EBADF).
+  Napi::Value CloseListener(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd;
+    if (!get_uint(info, 0, 0x7fffffff, fd)) {
+      throw_type(env, "closeListener(fd: a descriptor returned by listenTcp)");
+      return env.Undefined();
+    }
+    if (serve_.listeners.erase(int(fd)) == 0) {
+      errno_error(env, -EBADF, "close").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int r = close_fd(int(fd));
+    if (r < 0) errno_error(env, r, "close").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // notifySocketOpen(path) -> fd: a unix datagram receiver ('@name' = abstract namespace)
+  // that learns each sender's pid (Linux).
+  Napi::Value NotifySocketOpen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path;
+    if (!get_unix_path(info, 0, path)) {
+      throw_type(env, "notifySocketOpen(path: 1..107 bytes without NUL)");
+      return env.Undefined();
+    }
+    int fd = -1;
+    const char* syscall = "";
+    int r = dgram_open(path, fd, syscall);
+    if (r < 0) {
+      errno_error(env, r, syscall).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto receiver = std::make_shared<NotifyReceiver>();
+    receiver->fd = fd;
+    serve_.receivers[fd] = receiver;
+    return Napi::Number::New(env, fd);
+  }
+
+  // notifySocketReceive(fd, timeoutMs) -> {promise, cancel}: the promise resolves with the
+  // datagrams queued once the socket is readable ({message, pid, truncated}[]; [] on timeout
+  // or cancel). One receive per socket at a time (EBUSY).
+  Napi::Value NotifySocketReceive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd, timeout;
+    if (!get_uint(info, 0, 0x7fffffff, fd) || !get_uint(info, 1, 0x7fffffff, timeout)) {
+      throw_type(env,
+                 "notifySocketReceive(fd: a descriptor of notifySocketOpen, timeoutMs: uint31)");
+      return env.Undefined();
+    }
+    auto it = serve_.receivers.find(int(fd));
+    if (it == serve_.receivers.end()) {
+      errno_error(env, -EBADF, "recvmsg").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (it->second->pending) {
+      errno_error(env, -EBUSY, "recvmsg").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto handle = std::make_shared<CancelHandle>();
+    int r = wait_cancel_open(handle->cancel);
+    if (r < 0) {
+      errno_error(env, r, "eventfd").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    it->second->pending = handle;
+    auto* worker = new NotifyReceiveWorker(env, it->second, int(timeout), handle);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("promise", worker->Promise());
+    result.Set("cancel", Napi::Function::New(
+                             env,
+                             [handle](const Napi::CallbackInfo& info) {
+                               wait_cancel_fire(handle->cancel);
+                               return info.Env().Undefined();
+                             },
+                             "cancel"));
+    worker->Queue();
+    return result;
+  }
+
+  // notifySocketClose(fd) -> undefined. Ends a pending receive (it resolves []); the
+  // descriptor is closed once no receive uses it. EBADF for other descriptors.
+  Napi::Value NotifySocketClose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t fd;
+    if (!get_uint(info, 0, 0x7fffffff, fd)) {
+      throw_type(env, "notifySocketClose(fd: a descriptor returned by notifySocketOpen)");
+      return env.Undefined();
+    }
+    auto it = serve_.receivers.find(int(fd));
+    if (it == serve_.receivers.end()) {
+      errno_error(env, -EBADF, "close").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (it->second->pending) wait_cancel_fire(it->second->pending->cancel);
+    serve_.receivers.erase(it);
+    return env.Undefined();
+  }
+
+  // launchdSockets(name) -> fds of the launchd `Sockets` entry `name` (macOS; ENOTSUP elsewhere).
+  Napi::Value LaunchdSockets(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throw_type(env, "launchdSockets(name: string)");
+      return env.Undefined();
+    }
+    std::vector<int> fds;
+    int r = launchd_sockets(info[0].As<Napi::String>().Utf8Value(), fds);
+    if (r < 0) {
+      errno_error(env, r, "launch_activate_socket").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array arr = Napi::Array::New(env, fds.size());
+    for (size_t i = 0; i < fds.size(); i++) arr.Set(uint32_t(i), Napi::Number::New(env, fds[i]));
+    return arr;
   }
 
   // testing.parseInetDiag(buf, seq, port) -> {status, sockets}

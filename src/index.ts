@@ -87,6 +87,31 @@ export {
   type SystemdServiceSpec,
 } from './services/index.js';
 export {ServiceError, type ServiceErrorCode} from './errors.js';
+export {
+  listenTarget,
+  ListenTargetError,
+  type InheritedDescriptor,
+  type ListenTarget,
+  type ListenTargetErrorCode,
+  type ListenTargetOptions,
+} from './listen-target.js';
+export {
+  exitStatusOf,
+  serve,
+  ServeSupervisor,
+  type ServeChildExit,
+  type ServeExit,
+  type ServeOptions,
+  type ServeReady,
+} from './serve/supervisor.js';
+export {ServeError, type ServeErrorCode} from './serve/errors.js';
+export {
+  requestReload,
+  servePidFile,
+  type RequestReloadOptions,
+  type RequestReloadResult,
+  type ServeState,
+} from './serve/control.js';
 export type {ServiceManager, ServiceStep} from './types.js';
 export type {
   BackendChoice,

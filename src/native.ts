@@ -59,6 +59,27 @@ export type RawProcessInfo = {
   state: string;
 };
 
+/** What an inherited descriptor is (`socketInfo`); absent fields the kernel did not report. */
+export type RawSocketInfo = {
+  /** SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5. */
+  type: number;
+  /** AF_INET, AF_INET6, AF_UNIX (numbers of this OS). */
+  domain: number;
+  /** IPPROTO_TCP 6, IPPROTO_UDP 17 (Linux). */
+  protocol?: number;
+  /** SO_ACCEPTCONN. */
+  listening?: boolean;
+  v6only?: boolean;
+  /** 4, 6, or 0 for a unix (or other) socket. */
+  family: 0 | 4 | 6;
+  /** Numeric IP; a unix path; `@name` for an abstract unix name; '' when unbound. */
+  address: string;
+  port?: number;
+};
+
+/** One sd_notify datagram; `pid` is the sender's (Linux SCM_CREDENTIALS), -1 when unknown. */
+export type RawDatagram = {message: string; pid: number; truncated: boolean};
+
 /** The addon's surface. Arguments are validated by the callers in src/; native keeps only guards. */
 export type NativeBinding = {
   inetDump(port: number, protocols: number, tcpStates: number): RawInetSocket[];
@@ -118,6 +139,25 @@ export type NativeBinding = {
   pidfileRelease(fd: number): void;
   /** Reads a PID file without taking it; `undefined` when there is no file. */
   pidfileRead(path: string): {locked: boolean; record: RawPidFileRecord} | undefined;
+  // serve and listenTarget (native/posix/listen.h). Errors are errno errors with `syscall`.
+  /** Describes a descriptor; throws `EBADF` (not open) or `ENOTSOCK` (a pipe, a file). */
+  socketInfo(fd: number): RawSocketInfo;
+  setCloexec(fd: number, on: boolean): void;
+  /** A new bound, listening TCP socket (SO_REUSEADDR, close-on-exec); its fd. */
+  listenTcp(host: string, port: number, backlog: number): number;
+  /** Closes a descriptor returned by `listenTcp` (`EBADF` for any other). */
+  closeListener(fd: number): void;
+  /** A unix datagram receiver (`@name` = abstract) that learns each sender's pid (Linux). */
+  notifySocketOpen(path: string): number;
+  /** Resolves with the queued datagrams once readable (`[]` on timeout or `cancel()`). */
+  notifySocketReceive(
+    fd: number,
+    timeoutMs: number,
+  ): {promise: Promise<RawDatagram[]>; cancel: () => void};
+  /** Ends a pending receive and closes the socket once nothing uses it. */
+  notifySocketClose(fd: number): void;
+  /** macOS `launch_activate_socket(name)`: the fds of a launchd `Sockets` entry. */
+  launchdSockets(name: string): number[];
   testing: {
     parsePidFile(buf: Uint8Array): RawPidFileRecord;
     parseInetDiag(

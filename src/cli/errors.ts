@@ -13,6 +13,8 @@ const CONDITION_ERRORS = new Set([
   'PidFileError',
   'TerminateError',
   'ServiceError',
+  'ServeError',
+  'ListenTargetError',
 ]);
 
 /**

@@ -174,7 +174,30 @@ const benchFlags = {
   out: {type: 'string', arg: 'DIR', default: 'portwarden-bench', help: 'where the results go'},
 } as const;
 
+const serveFlags = {
+  port: {type: 'string', arg: 'N', help: 'the TCP port to hold and hand to each process'},
+  host: {type: 'string', arg: 'ADDR', help: 'the address to bind (default: every address)'},
+  'ready-timeout': {
+    type: 'string',
+    arg: 'T',
+    help: 'how long a new process has to send READY=1 (default 30s)',
+  },
+  'force-after': {
+    type: 'string',
+    arg: 'T|never',
+    help: 'SIGKILL an old process still running T after its SIGTERM (default 5s)',
+  },
+  'pid-file': {
+    type: 'string',
+    arg: 'P',
+    help: "the supervisor's PID file (default $XDG_RUNTIME_DIR/portwarden/serve-<port>.pid)",
+  },
+  reload: {type: 'boolean', help: 'ask the running supervisor of --port to reload, and wait'},
+  timeout: {type: 'string', arg: 'T', help: 'with --reload: how long to wait for the outcome'},
+} as const;
+
 export type WhoFlags = typeof whoFlags;
+export type ServeFlags = typeof serveFlags;
 export type CheckFlags = typeof checkFlags;
 export type WaitFreeFlags = typeof waitFreeFlags;
 export type WaitListenFlags = typeof waitListenFlags;
@@ -265,6 +288,23 @@ export const commands: Record<string, Command<any>> = {
   restart: service('restart'),
   stop: service('stop'),
   start: service('start'),
+  serve: command({
+    name: 'serve',
+    synopsis: '--port N -- <command> [args...] | --reload --port N',
+    summary:
+      'hold a port and hand it to each new process of a command; SIGHUP or --reload swaps processes without refusing a connection',
+    notes: [
+      'The command gets the listener at fd 3 (LISTEN_FDS=1, LISTEN_PID) and a NOTIFY_SOCKET:',
+      'it listens with server.listen(listenTarget(port)) and calls notifyReady() when ready.',
+      'A reload starts a new process, waits for its READY=1, then SIGTERMs the old one; if',
+      'the new one exits or times out first, the old one keeps serving. SIGTERM/SIGINT stop',
+      'the command; serve exits with its status. With --json, one JSON line per event.',
+    ],
+    flags: serveFlags,
+    positionals: [0, 0],
+    rest: true,
+    load: async () => (await import('./serve.js')).serveRunner,
+  }),
   bench: command({
     name: 'bench',
     synopsis: '',

@@ -5,7 +5,9 @@ LISTEN by the unit (its MainPID, a process of its cgroup, or a descendant of Mai
 watch the unit state meanwhile so that `failed`, a crash loop (`activating`/`auto-restart`,
 rising NRestarts) or `start-limit-hit` end the wait at once instead of at the deadline.
 */
+import path from 'node:path';
 import {describeSocket, type ServiceError} from '../errors.js';
+import {terminate} from '../terminate.js';
 import type {SocketEntry} from '../types.js';
 import {waitForPortFree} from '../wait.js';
 import {describeExit, runTool, type ToolResult} from './exec.js';
@@ -15,6 +17,7 @@ import {describeHolders, Trail} from './trail.js';
 import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
 import {proveFree} from './free.js';
 import {sleep} from './util.js';
+import {probeUnixSocket} from '../unix-socket.js';
 
 export type UnitState = {
   readonly loadState: string;
@@ -27,6 +30,8 @@ export type UnitState = {
   readonly controlGroup: string;
   /** When the unit last left inactive/failed: unchanged across a failed job = the start was refused. */
   readonly inactiveExit: string;
+  /** Units that start this one: `.socket` units mean socket activation. */
+  readonly triggeredBy: readonly string[];
 };
 
 const PROPERTIES = [
@@ -38,6 +43,7 @@ const PROPERTIES = [
   'Result',
   'ControlGroup',
   'InactiveExitTimestampMonotonic',
+  'TriggeredBy',
 ];
 
 /** Parses `systemctl show` output by key: the lines do not come in the order asked for. */
@@ -64,6 +70,7 @@ export function parseShow(text: string): UnitState {
     result: values.get('Result') ?? '',
     controlGroup: values.get('ControlGroup') ?? '',
     inactiveExit: values.get('InactiveExitTimestampMonotonic') ?? '',
+    triggeredBy: (values.get('TriggeredBy') ?? '').split(/\s+/).filter((u) => u !== ''),
   };
 }
 
@@ -94,6 +101,7 @@ const STRAY_GRACE_MS = 1000;
 class Unit {
   private readonly scopeFlag: string;
   private resetDone = false;
+  private managerPid: number | undefined; // 0: not found
 
   constructor(
     readonly spec: SystemdServiceSpec,
@@ -256,6 +264,83 @@ class Unit {
     );
   }
 
+  /**
+	Socket activation: the pid of the service manager when a `.socket` unit triggers this
+	unit, else undefined. The manager holds the socket unit's listener for as long as the
+	socket unit runs, across stops of the service: that listener is never a stale holder.
+	Found as the process listening on the manager's control socket (pid 1 for the system).
+	*/
+  async socketManager(s: UnitState): Promise<number | undefined> {
+    if (!s.triggeredBy.some((u) => u.endsWith('.socket'))) {
+      return undefined;
+    }
+
+    if (this.managerPid === undefined) {
+      this.managerPid = 0;
+      if (this.scopeFlag === '--system') {
+        this.managerPid = 1;
+      } else if (process.env.XDG_RUNTIME_DIR) {
+        try {
+          const report = await probeUnixSocket(
+            path.join(process.env.XDG_RUNTIME_DIR, 'systemd', 'private'),
+          );
+          const owner = report.sockets.find((e) => e.state === 'LISTEN')?.owner;
+          this.managerPid = owner?.status === 'found' ? (owner.processes[0]?.pid ?? 0) : 0;
+        } catch {}
+      }
+    }
+
+    return this.managerPid === 0 ? undefined : this.managerPid;
+  }
+
+  /** A listener held by the service manager alone: the socket unit's. */
+  static heldByManager(entry: SocketEntry, manager: number | undefined): boolean {
+    const owners = ownersOf(entry);
+    return manager !== undefined && owners.length > 0 && owners.every((p) => p.pid === manager);
+  }
+
+  /**
+	After `systemctl stop` of a socket-activated unit: the port stays listening by the socket
+	unit (the manager); other holders are strays (waited for briefly, then reported, or
+	terminated with killStrays — never the manager).
+	*/
+  async proveReleasedToSocket(port: number, manager: number, s: UnitState): Promise<string> {
+    const t0 = performance.now();
+    const deadline = t0 + Math.min(this.o.timeout, STRAY_GRACE_MS);
+    const sockets = s.triggeredBy.filter((u) => u.endsWith('.socket')).join(', ');
+    let killed = false;
+    for (let pause = 5; ; pause = Math.min(pause * 2, MAX_PROBE_PAUSE_MS)) {
+      const entries = await listeners(port, this.o.host, [], this.o.signal);
+      const strays = entries.filter((e) => !Unit.heldByManager(e, manager));
+      if (strays.length === 0) {
+        const detail =
+          entries.length === 0
+            ? `port ${port} free`
+            : `port ${port} stays listening by ${sockets} (the service manager, pid ${manager}): socket activation`;
+        this.trail.add('port-free', performance.now() - t0, {detail});
+        return detail;
+      }
+
+      if (performance.now() >= deadline) {
+        const pids = [...new Set(strays.flatMap((e) => ownersOf(e).map((p) => p.pid)))].filter(
+          (pid) => pid !== manager,
+        );
+        if (!this.o.killStrays || killed || pids.length === 0) {
+          const message = `Port ${port} is still held after stopping ${this.unit}, besides ${sockets} of the service manager (pid ${manager}), by ${describeHolders(strays)}; stop them, or pass killStrays: true`;
+          throw this.trail.fail('port-free', t0, 'STRAYS', message, {blockers: strays});
+        }
+
+        killed = true;
+        await terminate(pids, {
+          forceAfter: this.o.forceAfter,
+          timeout: (this.o.forceAfter === false ? 0 : this.o.forceAfter) + this.o.timeout,
+        }).catch(() => {});
+      }
+
+      await sleep(pause, this.trail.signal);
+    }
+  }
+
   /** Whether a listener process belongs to the unit: MainPID, its cgroup, or a descendant of MainPID. */
   belongs(pid: number, s: UnitState, cgroup: Set<number> | undefined): boolean {
     if (s.mainPid > 0 && pid === s.mainPid) {
@@ -283,6 +368,7 @@ class Unit {
     let strays: SocketEntry[] = [];
     let polls = 0;
     const port = this.spec.port;
+    const manager = port === undefined ? undefined : await this.socketManager(s);
     const changed = (pid: number) =>
       previousPid > 0 && pid !== previousPid ? `pid ${previousPid} → ${pid}` : `pid ${pid}`;
 
@@ -329,7 +415,10 @@ class Unit {
             });
           }
 
-          strays.push(entry);
+          // The socket unit's listener before the new main process holds it: not a stray.
+          if (!Unit.heldByManager(entry, manager)) {
+            strays.push(entry);
+          }
         }
       }
 
@@ -360,6 +449,11 @@ class Unit {
 
   /** After `systemctl stop`: proves the port free; holders left are strays (reported, or killed when asked). */
   async proveFreeAfterStop(port: number, before: UnitState): Promise<string> {
+    const manager = await this.socketManager(before);
+    if (manager !== undefined) {
+      return this.proveReleasedToSocket(port, manager, before);
+    }
+
     if (this.o.killStrays) {
       return proveFree(this.trail, port, this.o, 'terminate');
     }
@@ -395,14 +489,23 @@ class Unit {
     const t0 = performance.now();
     const entries = await listeners(port, this.o.host, [s.mainPid], this.o.signal);
     const cgroup = cgroupPids(s.controlGroup);
-    const foreign = entries.filter((e) => !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)));
+    const manager = await this.socketManager(s);
+    const foreign = entries.filter(
+      (e) =>
+        !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)) && !Unit.heldByManager(e, manager),
+    );
     if (foreign.length > 0) {
       const message = `Refusing to start ${this.unit}: port ${port} is held by ${describeHolders(foreign)}, which is not part of the unit`;
       throw this.trail.fail('port-check', t0, 'PORT_BUSY', message, {blockers: foreign});
     }
 
     this.trail.add('port-check', performance.now() - t0, {
-      detail: entries.length > 0 ? 'the unit already listens' : `port ${port} free`,
+      detail:
+        entries.length === 0
+          ? `port ${port} free`
+          : entries.some((e) => Unit.heldByManager(e, manager))
+            ? `port ${port} listening by its socket unit (socket activation)`
+            : 'the unit already listens',
     });
   }
 }

@@ -22,7 +22,12 @@ describe('parseShow', () => {
       result: 'success',
       controlGroup: '/user.slice/a.service',
       inactiveExit: '123',
+      triggeredBy: [],
     });
+    expect(parseShow('TriggeredBy=web.socket admin.socket\n').triggeredBy).toEqual([
+      'web.socket',
+      'admin.socket',
+    ]);
   });
 
   test('values may contain "="; missing NRestarts (systemd < 235) is undefined', () => {
