@@ -283,7 +283,7 @@ describe('portwarden serve', () => {
     const noPort = await runCli(['serve', '--', 'true']);
     expect(noPort.exitCode).toBe(64);
     expect(noPort.stderr).toContain(
-      'Expected <port> to be an integer between 1 and 65535, got nothing',
+      'Expected --port to be an integer between 1 and 65535, got nothing',
     );
     const badTimeout = await runCli([
       'serve',
