@@ -1,4 +1,7 @@
-import {isIPv4, isIPv6, SocketAddress} from 'node:net';
+import {builtin} from './builtin.js';
+
+const isIPv4 = (text: string) => builtin.net().isIPv4(text);
+const isIPv6 = (text: string) => builtin.net().isIPv6(text);
 import type {SocketEntry} from './types.js';
 
 const WILDCARD_V4 = '0.0.0.0';
@@ -16,7 +19,8 @@ export function canonicalAddress(address: string): string {
 
   let text: string;
   try {
-    text = new SocketAddress({address: address.replace(/%.*$/, ''), family: 'ipv6'}).address;
+    text = new (builtin.net().SocketAddress)({address: address.replace(/%.*$/, ''), family: 'ipv6'})
+      .address;
   } catch {
     return address.toLowerCase();
   }

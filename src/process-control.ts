@@ -4,7 +4,7 @@ pidfds (poll on one pidfd per process, on the threadpool in the async form) and 
 to polling /proc with a short backoff where pidfds are unavailable.
 */
 import {readFileSync} from 'node:fs';
-import {constants as osConstants} from 'node:os';
+import {builtin} from './builtin.js';
 import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
 import {ArgumentTypeError, assertInteger, assertPid, show} from './validate.js';
@@ -221,5 +221,10 @@ export function sendSignal(
   ref: ProcessRef,
   signal: NodeJS.Signals,
 ): 'sent' | 'gone' | 'mismatch' {
-  return b.signalProcess(ref.pid, ref.startTime, osConstants.signals[signal], pidfdUsable());
+  return b.signalProcess(
+    ref.pid,
+    ref.startTime,
+    builtin.os().constants.signals[signal],
+    pidfdUsable(),
+  );
 }

@@ -2,7 +2,7 @@
 // sentinel of stopping.ts): written atomically, read without following a symlink, and
 // removed only while they are still the file that was read.
 import {Buffer} from 'node:buffer';
-import {randomBytes} from 'node:crypto';
+import {builtin} from './builtin.js';
 import {
   type BigIntStats,
   closeSync,
@@ -23,7 +23,7 @@ Writes `text` to `file` atomically: into a new temporary file in the same direct
 PidFileError "Cannot `what` `file`".
 */
 export function writeFileAtomic(file: string, text: string, what: string): void {
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const temporary = `${file}.${process.pid}.${builtin.crypto().randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(temporary, text, {flag: 'wx', mode: 0o644});
     renameSync(temporary, file);

@@ -1,9 +1,8 @@
-import {isIP} from 'node:net';
-import {constants as osConstants} from 'node:os';
-import {inspect} from 'node:util';
+import {builtin} from './builtin.js';
 
 /** Renders a value for an error message: `0`, `'80'`, `null`, `NaN`, `[Function: f]`. */
-export const show = (value: unknown): string => inspect(value, {depth: 1, breakLength: Infinity});
+export const show = (value: unknown): string =>
+  builtin.util().inspect(value, {depth: 1, breakLength: Infinity});
 
 /**
 Thrown for a bad argument: a TypeError/RangeError carrying node's own codes, so that a
@@ -119,7 +118,7 @@ export function assertBoolean(value: unknown, name: string): asserts value is bo
 
 /** A literal IPv4 or IPv6 address (no host names: they resolve differently over time). */
 export function assertHost(value: unknown, name = 'host'): asserts value is string {
-  if (typeof value !== 'string' || isIP(value) === 0) {
+  if (typeof value !== 'string' || builtin.net().isIP(value) === 0) {
     throw new ArgumentTypeError(
       `Expected ${name} to be an IPv4 or IPv6 address such as '127.0.0.1' or '::', got ${show(value)}`,
     );
@@ -150,7 +149,7 @@ The canonical name of a signal given as `'SIGTERM'`, `'TERM'` (any case) or its 
 this platform (`15`); undefined for anything else.
 */
 export function toSignalName(value: unknown): NodeJS.Signals | undefined {
-  const signals = osConstants.signals as Record<string, number>;
+  const signals = builtin.os().constants.signals as Record<string, number>;
   if (typeof value === 'number') {
     return Number.isInteger(value) && value > 0
       ? (Object.keys(signals).find((name) => signals[name] === value) as NodeJS.Signals | undefined)

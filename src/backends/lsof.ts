@@ -1,4 +1,5 @@
-import {spawnSync, type SpawnSyncOptionsWithStringEncoding} from 'node:child_process';
+import type {SpawnSyncOptionsWithStringEncoding} from 'node:child_process';
+import {builtin} from '../builtin.js';
 import {loadExeca} from '../execa.js';
 import {nativeBinding} from '../native.js';
 import type {Owner, ProcessInfo, SocketEntry, SocketState} from '../types.js';
@@ -391,7 +392,7 @@ function runLsofSync(args: string[], timeoutMs: number): LsofOutcome {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   };
-  const result = spawnSync('lsof', args, options);
+  const result = builtin.childProcess().spawnSync('lsof', args, options);
   const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ETIMEDOUT' || code === 'ENOBUFS') {
     killGroup(result.pid);
