@@ -24,9 +24,15 @@ extern int __lxstat(int ver, const char* path, struct stat* buf);
 extern int __fxstat(int ver, int fd, struct stat* buf);
 extern int __fxstatat(int ver, int dirfd, const char* path, struct stat* buf, int flags);
 
-int stat(const char* path, struct stat* buf) { return __xstat(PW_STAT_VER, path, buf); }
-int lstat(const char* path, struct stat* buf) { return __lxstat(PW_STAT_VER, path, buf); }
-int fstat(int fd, struct stat* buf) { return __fxstat(PW_STAT_VER, fd, buf); }
+int stat(const char* path, struct stat* buf) {
+  return __xstat(PW_STAT_VER, path, buf);
+}
+int lstat(const char* path, struct stat* buf) {
+  return __lxstat(PW_STAT_VER, path, buf);
+}
+int fstat(int fd, struct stat* buf) {
+  return __fxstat(PW_STAT_VER, fd, buf);
+}
 int fstatat(int dirfd, const char* path, struct stat* buf, int flags) {
   return __fxstatat(PW_STAT_VER, dirfd, path, buf, flags);
 }
