@@ -21,6 +21,12 @@ const started = Date.now();
 const log = (message) =>
   console.error(`[check:darwin ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
 
+if (!process.env.PORTWARDEN_ZIG && (process.platform !== 'linux' || process.arch !== 'x64')) {
+  // The Zig package runs on linux-x64 only; a macOS machine builds the real thing instead.
+  console.log(`check:darwin skipped on ${process.platform}-${process.arch} (set PORTWARDEN_ZIG)`);
+  process.exit(0);
+}
+
 const {zig, env} = ensureZig({log});
 const work = path.join(root, 'build-zig', 'check-darwin');
 rmSync(work, {recursive: true, force: true});

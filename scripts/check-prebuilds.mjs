@@ -11,15 +11,18 @@
 // - macOS: links only libSystem, binds node's symbols by flat lookup, no weak binds
 //   (coalescing with node's own C++ runtime), minimum macOS as binding.gyp says, arm64 with
 //   an ad-hoc code signature (arm64 macOS refuses unsigned code);
-// - stripped, non-executable stack; and prints each file's size.
+// - stripped, non-executable stack, no path of the machine that built it (the checkout,
+//   the Zig cache, the home directory); and prints each file's size.
 //
 // Usage: node scripts/check-prebuilds.mjs [--dir prebuilds] [--targets a,b]
 import {execFileSync} from 'node:child_process';
-import {existsSync, statSync} from 'node:fs';
+import {existsSync, readFileSync, statSync} from 'node:fs';
+import {homedir} from 'node:os';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {bindingTarget, xcodeFlags} from './binding-gyp.mjs';
 import {GLIBC_VERSION, TARGETS, root} from './cross.mjs';
+import {cacheRoot} from './zig.mjs';
 
 const MAX_GLIBC = [2, 28];
 const NODE_SYMBOL = /^(napi_|node_api_|uv_)/;
@@ -61,8 +64,12 @@ function tool(...names) {
 }
 
 const sh = (command, ...a) => execFileSync(command, a, {encoding: 'utf8', maxBuffer: 64 << 20});
-const tools = {file: tool('file'), readelf: tool('readelf'), nm: tool('llvm-nm')};
-tools.objdump = tool('llvm-objdump');
+// Looked up on first use: ELF checks need binutils, Mach-O checks LLVM's tools.
+const found = {};
+const tools = new Proxy(
+  {file: ['file'], readelf: ['readelf'], nm: ['llvm-nm'], objdump: ['llvm-objdump']},
+  {get: (names, key) => (found[key] ??= tool(...names[key]))},
+);
 
 const compareVersion = (a, b) => a[0] - b[0] || a[1] - b[1];
 
@@ -220,6 +227,14 @@ function checkMacho(target, file, problems, facts) {
   if (!/\bMH_TWOLEVEL\b|TWOLEVEL/.test(description)) problems.push('not two-level namespace');
 }
 
+/** The builder's paths (the checkout, the Zig cache) must not be in a shipped binary. */
+function checkPaths(file, problems) {
+  const bytes = readFileSync(file);
+  for (const dir of [root, cacheRoot(), homedir()]) {
+    if (bytes.includes(Buffer.from(`${dir}/`))) problems.push(`contains the build path ${dir}/`);
+  }
+}
+
 const rows = [];
 const failures = [];
 for (const target of targets) {
@@ -231,6 +246,7 @@ for (const target of targets) {
     try {
       if (target.os === 'mac') checkMacho(target, file, problems, facts);
       else checkElf(target, file, problems, facts);
+      checkPaths(file, problems);
     } catch (error) {
       problems.push(`could not be read: ${error.message.split('\n')[0]}`);
     }

@@ -168,7 +168,8 @@ async function linkDarwin(target, settings, objects, output) {
     '-exported_symbol',
     '_napi_register_module_v1',
     '-dead_strip',
-    '-x',
+    '-x', // no local symbols
+    '-S', // no debug map (it would name the build's object files and sources)
     '-o',
     output,
     ...objects,
