@@ -87,9 +87,10 @@ export function compileSettings(target, includeDir) {
   const gyp = bindingTarget(root, target.os);
   const xcode = xcodeFlags(gyp.xcodeSettings);
   const deploymentTarget = xcode.deploymentTarget ?? '11.0';
+  const triple = zigTriple(target, deploymentTarget);
   const flags = [
     '-target',
-    zigTriple(target, deploymentTarget),
+    triple,
     '-O2',
     '-fPIC',
     ...gyp.cflags,
@@ -101,7 +102,7 @@ export function compileSettings(target, includeDir) {
     `-I${includeDir}`,
     ...gyp.includeDirs.map((d) => `-I${d}`),
   ];
-  return {name: gyp.name, sources: gyp.sources, flags, deploymentTarget};
+  return {name: gyp.name, sources: gyp.sources, flags, triple, deploymentTarget};
 }
 
 /** Runs `command`; resolves with its output, rejects with the command line and its stderr. */

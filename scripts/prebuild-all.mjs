@@ -83,12 +83,11 @@ async function compile(target, settings, source, objDir) {
 /** scripts/glibc-stat.c: glibc's own stat wrappers in place of Zig's (see that file). */
 async function compileGlibcStat(settings, objDir) {
   const object = path.join(objDir, 'glibc-stat.o');
-  const triple = settings.flags[settings.flags.indexOf('-target') + 1];
   const source = path.join(root, 'scripts', 'glibc-stat.c');
   await zigRun([
     'cc',
     '-target',
-    triple,
+    settings.triple,
     '-O2',
     '-fPIC',
     '-Wall',
@@ -105,11 +104,10 @@ async function compileGlibcStat(settings, objDir) {
 async function linkLinux(target, settings, objects, output) {
   const versionScript = path.join(work, target.name, 'exports.map');
   writeFileSync(versionScript, '{\n  global: napi_register_module_v1;\n  local: *;\n};\n');
-  const triple = settings.flags[settings.flags.indexOf('-target') + 1];
   await zigRun([
     'c++',
     '-target',
-    triple,
+    settings.triple,
     '-O2',
     '-shared',
     '-s',
@@ -122,14 +120,13 @@ async function linkLinux(target, settings, objects, output) {
 }
 
 async function linkDarwin(target, settings, objects, output) {
-  const triple = settings.flags[settings.flags.indexOf('-target') + 1];
   // 1. Zig links (building or reusing its libc++, libc++abi and compiler-rt for the target)
   //    and prints its link line, which names those archives.
   const scratch = path.join(work, target.name, 'zig-linked.node');
   const {stderr} = await zigRun([
     'c++',
     '-target',
-    triple,
+    settings.triple,
     '-O2',
     '-shared',
     '-Wl,-undefined,dynamic_lookup',
