@@ -4,19 +4,46 @@
 // expects a free port (a UDP test's "TCP on the same number is free", a restart's rebind).
 // The kernel never picks a port outside that range on its own, so test ports come from
 // below it: each vitest worker (VITEST_POOL_ID) has its own window, and a port is handed out
-// only while /proc/net shows no TCP or UDP socket, of any state or address, on it.
+// only while /proc/net (macOS: netstat) shows no TCP or UDP socket, of any state or
+// address, on it. macOS has no /proc: sysctl and netstat answer there instead.
+import {execFileSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 
 const WINDOW = 1000;
 const TABLES = ['tcp', 'tcp6', 'udp', 'udp6'].map((t) => `/proc/net/${t}`);
 
 function ephemeralLow(): number {
+  if (process.platform === 'darwin') {
+    return Number(
+      execFileSync('sysctl', ['-n', 'net.inet.ip.portrange.first'], {encoding: 'utf8'}),
+    );
+  }
+
   const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
   return Number(low);
 }
 
+/** macOS: local ports from `netstat -an` ("tcp4  0  0  127.0.0.1.8080  *.*  LISTEN"). */
+function darwinPortsInUse(): Set<number> {
+  const used = new Set<number>();
+  const out = execFileSync('netstat', ['-an'], {encoding: 'utf8'});
+  for (const line of out.split('\n')) {
+    const local = /^(?:tcp|udp)\S*\s+\d+\s+\d+\s+(\S+)/.exec(line)?.[1];
+    const port = local === undefined ? Number.NaN : Number(local.slice(local.lastIndexOf('.') + 1));
+    if (Number.isInteger(port)) {
+      used.add(port);
+    }
+  }
+
+  return used;
+}
+
 /** Local ports of every TCP and UDP socket in this network namespace. */
 function portsInUse(): Set<number> {
+  if (process.platform === 'darwin') {
+    return darwinPortsInUse();
+  }
+
   const used = new Set<number>();
   for (const table of TABLES) {
     const lines = readFileSync(table, 'utf8').split('\n').slice(1);

@@ -1,6 +1,6 @@
 // Socket -> processes, unix sockets, and process identity on darwin, with libproc and
 // sysctl (platform-apis §3.1). The bytes libproc returns are parsed by parse/darwin.cc.
-// NOT compiled or executed on the project's Linux machine: macOS CI only.
+// Compiled on the project's Linux machine (npm run check:darwin), NOT executed: macOS CI only.
 #include <errno.h>
 #include <libproc.h>
 #include <sys/proc_info.h>

@@ -1,7 +1,7 @@
 // inet_dump on darwin: the sysctls netstat reads, net.inet.tcp.pcblist_n and
 // net.inet.udp.pcblist_n (platform-apis §3.2). They list every PCB, TIME_WAIT included,
 // without root; the records are parsed by walk_pcblist_n (parse/darwin.cc).
-// NOT compiled or executed on the project's Linux machine: macOS CI only.
+// Compiled on the project's Linux machine (npm run check:darwin), NOT executed: macOS CI only.
 #include <errno.h>
 #include <sys/sysctl.h>
 #include <sys/types.h>

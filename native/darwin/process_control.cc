@@ -8,7 +8,7 @@
 // triggered it stays pending, so the kqueue stays readable, and wait_any_exit watches it
 // with EVFILT_READ from its own kqueue (kqueues are readable while events are pending;
 // xnu kern_event.c kqread_filtops).
-// NOT compiled or executed on the project's Linux machine: macOS CI only.
+// Compiled on the project's Linux machine (npm run check:darwin), NOT executed: macOS CI only.
 #include "../process_control.h"
 
 #include <errno.h>

@@ -101,6 +101,21 @@ constexpr size_t kSunPath = 2;
 constexpr size_t kSunPathMax = 104;
 
 // --- sysctl net.inet.{tcp,udp}.pcblist_n (private structs, #pragma pack(4))
+// Provenance. These records are #ifdef PRIVATE in xnu: no macOS SDK ships them (nor do
+// Zig's bundled macOS headers), so `npm run check:darwin` cannot assert them against a
+// header the way native/darwin/layout_check.cc asserts the libproc structs above. The
+// offsets below were computed by hand, under #pragma pack(4), from the xnu sources
+// (apple-oss-distributions/xnu, full commit ids):
+//   xinpgen, xinpcb_n: bsd/netinet/in_pcb.h @0f4c859e951fba394238ab619495c4e1d54d0f34
+//     (copyright 2000-2022); xinpcb_n = 104 bytes ending inp_flowhash, inp_flags2.
+//   xsocket_n, XSO_*:  bsd/sys/socketvar.h @1031c584a5e37aff177559b9f69dbd3c8c3fd30a;
+//     the prefix through so_e_pid @72 is also in the older copies netstat carries
+//     (network_cmds netstat.tproj); newer trees append fields, so only it is read.
+//   xtcpcb_n:          bsd/netinet/tcp_var.h @42e220869062b56f8d7d0726fd4c88954f87902c,
+//     TCPT_NTIMERS_EXT = 4.
+// Re-checked against those files for the prebuild work: all offsets below match. The
+// seeds in fuzz/corpus/darwin_pcblist/ are made from these same offsets, so they test the
+// walker, not the layout; only a real macOS kernel (the macOS CI job) tests the layout.
 // struct xinpgen {u32 xig_len @0; u_int xig_count @4; u64 xig_gen @8; u64 xig_sogen @16}
 constexpr size_t kXinpgenSize = 24;
 constexpr size_t kXigLen = 0;
