@@ -9,8 +9,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'dist', 'bin.js');
-const entry = path.join(root, 'dist', 'index.js');
+const bin = path.join(root, 'dist', 'bundle', 'bin.js');
+const entry = path.join(root, 'dist', 'bundle', 'index.js');
 
 /** Wall time of one whole process in µs (stdout and stderr discarded). */
 function timeProcess(file, args) {

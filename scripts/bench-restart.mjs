@@ -15,7 +15,7 @@ import {restartService, waitForListening} from '../dist/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const script = path.join(root, 'scripts', 'systemd-user.sh');
-const bin = path.join(root, 'dist', 'bin.js');
+const bin = path.join(root, 'dist', 'bundle', 'bin.js');
 const run = promisify(execFile);
 
 const median = (values) => {

@@ -7,6 +7,7 @@ and loads nothing more until a property is read. The probe path pays only for wh
 export const builtin = {
   childProcess: () =>
     process.getBuiltinModule('node:child_process') as typeof import('node:child_process'),
+  fs: () => process.getBuiltinModule('node:fs') as typeof import('node:fs'),
   crypto: () => process.getBuiltinModule('node:crypto') as typeof import('node:crypto'),
   net: () => process.getBuiltinModule('node:net') as typeof import('node:net'),
   os: () => process.getBuiltinModule('node:os') as typeof import('node:os'),

@@ -95,14 +95,13 @@ export {
   type ListenTargetErrorCode,
   type ListenTargetOptions,
 } from './listen-target.js';
-export {
-  exitStatusOf,
-  serve,
+export {serve} from './serve/index.js';
+export {exitStatusOf, type ServeExit} from './serve/exit.js';
+export type {
+  ServeChildExit,
+  ServeOptions,
+  ServeReady,
   ServeSupervisor,
-  type ServeChildExit,
-  type ServeExit,
-  type ServeOptions,
-  type ServeReady,
 } from './serve/supervisor.js';
 export {ServeError, type ServeErrorCode} from './serve/errors.js';
 export {

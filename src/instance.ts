@@ -1,4 +1,3 @@
-import {Buffer} from 'node:buffer';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
 import {

@@ -6,7 +6,7 @@ kernel what it is, or the port and host to bind when nothing was passed in.
 The systemd protocol (sd_listen_fds(3)): descriptors 3 .. 3+LISTEN_FDS-1 are passed to the
 process whose pid is LISTEN_PID; LISTEN_FDNAMES names them, colon-separated.
 */
-import {fstatSync} from 'node:fs';
+import {builtin} from './builtin.js';
 import {canonicalAddress} from './address.js';
 import type {RawSocketInfo} from './native.js';
 import {requireNative} from './process.js';
@@ -19,6 +19,8 @@ import {
   checkOptions,
   show,
 } from './validate.js';
+
+const {fstatSync} = builtin.fs();
 
 /** First passed descriptor (SD_LISTEN_FDS_START). */
 const FIRST_FD = 3;

@@ -1,6 +1,7 @@
 import {createRequire} from 'node:module';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {builtin} from './builtin.js';
 
 export type RawInetSocket = {
   protocol: 'tcp' | 'udp';
@@ -194,8 +195,19 @@ export type NativeBinding = {
   };
 };
 
-/** Package root: src/ and dist/ both sit one level below it. */
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+Package root: the nearest directory above this file that holds package.json (src/ and dist/
+sit one level below it, the bundle of dist/bundle/ two).
+*/
+export const packageRoot = (() => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const {existsSync} = builtin.fs();
+  for (let dir = path.dirname(here); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) || dir === path.dirname(dir)) {
+      return dir;
+    }
+  }
+})();
 
 let state: {binding: NativeBinding | undefined; error: Error | undefined} | undefined;
 

@@ -3,11 +3,12 @@ Process identity, exit waits and identity-checked signals over the addon. Exit w
 pidfds (poll on one pidfd per process, on the threadpool in the async form) and fall back
 to polling /proc with a short backoff where pidfds are unavailable.
 */
-import {readFileSync} from 'node:fs';
 import {builtin} from './builtin.js';
 import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
 import {ArgumentTypeError, assertInteger, assertPid, show} from './validate.js';
+
+const {readFileSync} = builtin.fs();
 
 /**
 A process named by pid and start time (`processInfo(pid).startTime`, clock ticks since

@@ -1,10 +1,12 @@
 // Small state files beside a PID file (the service record of instance.ts, the stopping
 // sentinel of stopping.ts): written atomically, read without following a symlink, and
 // removed only while they are still the file that was read.
-import {Buffer} from 'node:buffer';
 import {builtin} from './builtin.js';
-import {
-  type BigIntStats,
+import {pidFileError} from './pidfile.js';
+
+import type {BigIntStats} from 'node:fs';
+
+const {
   closeSync,
   constants,
   fstatSync,
@@ -14,8 +16,7 @@ import {
   renameSync,
   unlinkSync,
   writeFileSync,
-} from 'node:fs';
-import {pidFileError} from './pidfile.js';
+} = builtin.fs();
 
 /**
 Writes `text` to `file` atomically: into a new temporary file in the same directory (mode

@@ -1,9 +1,11 @@
-import {unlinkSync} from 'node:fs';
+import {builtin} from './builtin.js';
 import path from 'node:path';
 import {nativeBinding} from './native.js';
 import {assertFilePath, pidFileError} from './pidfile.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
 import {ArgumentRangeError, ArgumentTypeError, checkOptions, show} from './validate.js';
+
+const {unlinkSync} = builtin.fs();
 
 export type MarkStoppingOptions = {
   /**

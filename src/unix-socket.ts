@@ -1,4 +1,3 @@
-import {Buffer} from 'node:buffer';
 import {ownersFromScan} from './backends/native.js';
 import {perform, runAsync, runSync, type Steps} from './steps.js';
 import {ProbeUnavailableError} from './errors.js';

@@ -11,6 +11,7 @@ import {
   bindServer,
   distBin,
   distEntry,
+  distModule,
   fixtures,
   runCli,
   sleep,
@@ -537,8 +538,8 @@ describe('every CLI command from a fresh process: exit codes and --json', () => 
 
   it('an internal error is not a usage error and never exits 0', async () => {
     // A command that hits a bug (a TypeError thrown from inside it).
-    const spec = JSON.stringify(distEntry.replace(/index\.js$/, 'cli/spec.js'));
-    const main = JSON.stringify(distEntry.replace(/index\.js$/, 'cli/main.js'));
+    const spec = JSON.stringify(distModule('cli/spec.js'));
+    const main = JSON.stringify(distModule('cli/main.js'));
     const r = await execa(
       process.execPath,
       [
@@ -557,8 +558,8 @@ process.exitCode = await main(['check', '80', '--json'], {out: (t) => console.lo
   });
 
   it('a CLI whose event loop empties before the answer exits non-zero', async () => {
-    const spec = JSON.stringify(distEntry.replace(/index\.js$/, 'cli/spec.js'));
-    const bin = JSON.stringify(distEntry.replace(/index\.js$/, 'bin.js'));
+    const spec = JSON.stringify(distModule('cli/spec.js'));
+    const bin = JSON.stringify(distModule('bin.js'));
     const r = await execa(
       process.execPath,
       [

@@ -170,11 +170,17 @@ export async function run(command: string, args: string[]): Promise<string> {
 
 export const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** dist/index.js as a file URL, for code run in child processes (`npm test` builds it first). */
-export const distEntry = pathToFileURL(path.join(repoRoot, 'dist', 'index.js')).href;
+/**
+The package as it ships (dist/bundle/index.js, what `exports` names) as a file URL, for code
+run in child processes (`npm test` builds it first).
+*/
+export const distEntry = pathToFileURL(path.join(repoRoot, 'dist', 'bundle', 'index.js')).href;
 
-/** dist/bin.js, the built CLI. */
-export const distBin = path.join(repoRoot, 'dist', 'bin.js');
+/** The built CLI as it ships (dist/bundle/bin.js, what `bin` names). */
+export const distBin = path.join(repoRoot, 'dist', 'bundle', 'bin.js');
+
+/** A compiled module of dist/ (unbundled), as a file URL: `distModule('cli/spec.js')`. */
+export const distModule = (file: string) => pathToFileURL(path.join(repoRoot, 'dist', file)).href;
 
 /** Runs the built CLI (stdin ignored); resolves whatever its exit code. */
 export async function runCli(args: string[], env: Record<string, string> = {}) {

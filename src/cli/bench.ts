@@ -1,11 +1,11 @@
 // bench: runs the bundled benchmark script in a child process.
 import {spawn} from 'node:child_process';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {packageRoot} from '../native.js';
 import {EXIT} from './output.js';
 import type {BenchFlags, Runner} from './spec.js';
 
-const script = fileURLToPath(new URL('../../scripts/bench.mjs', import.meta.url));
+const script = path.join(packageRoot, 'scripts', 'bench.mjs');
 
 export const bench: Runner<BenchFlags> = async (_positionals, values) => {
   const args = [script, '--out', path.resolve(values.out)];

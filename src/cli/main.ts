@@ -2,8 +2,9 @@
 // 0 the condition holds, 1 it does not (busy, timeout, already running), 2 unknown / probe
 // unavailable, 64 usage error, 70 internal error. Only this file, spec.ts and args.ts load at
 // start-up; a command's code (and the part of the library it needs) loads when it runs.
-import {readFileSync} from 'node:fs';
-import {parseArgs} from 'node:util';
+import {builtin} from '../builtin.js';
+import path from 'node:path';
+import {packageRoot} from '../native.js';
 import {UsageError} from './args.js';
 import {classify, cliMessage, errorJson} from './errors.js';
 import {EXIT, type Io} from './output.js';
@@ -19,10 +20,13 @@ import {
   type Values,
 } from './spec.js';
 
+const {readFileSync} = builtin.fs();
+const {parseArgs} = builtin.util();
+
 export {EXIT, type Io} from './output.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;

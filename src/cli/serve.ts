@@ -1,11 +1,10 @@
 // `portwarden serve`: the CLI over serve() (src/serve/supervisor.ts) and requestReload().
 import {requestReload} from '../serve/control.js';
 import type {ServeError} from '../serve/errors.js';
+import {exitStatusOf, type ServeExit} from '../serve/exit.js';
 import {
-  exitStatusOf,
   serve,
   type ServeChildExit,
-  type ServeExit,
   type ServeReady,
   type ServeSupervisor,
 } from '../serve/supervisor.js';

@@ -4,8 +4,7 @@ port, flock-held for the supervisor's life) and a state file beside it that the 
 rewrites atomically on every change. A reload request is SIGHUP to the pid in the PID file
 (identity-checked), and its outcome is read back from the state file.
 */
-import {lstatSync, mkdirSync} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {builtin} from '../builtin.js';
 import path from 'node:path';
 import {readPidFile} from '../pidfile.js';
 import {sendSignal} from '../process-control.js';
@@ -14,6 +13,8 @@ import {readSmallFile, writeFileAtomic} from '../small-file.js';
 import {sleep} from '../services/util.js';
 import {assertDuration, assertPort, checkOptions, show} from '../validate.js';
 import {ServeError} from './errors.js';
+
+const {lstatSync, mkdirSync} = builtin.fs();
 
 /** What the supervisor publishes beside its PID file (`<pidFile>.state.json`). */
 export type ServeState = {
@@ -49,7 +50,7 @@ export function serveRuntimeDir(): string {
   const runtime = process.env.XDG_RUNTIME_DIR;
   return runtime !== undefined && path.isAbsolute(runtime)
     ? path.join(runtime, 'portwarden')
-    : path.join(tmpdir(), `portwarden-${process.getuid?.() ?? 'user'}`);
+    : path.join(builtin.os().tmpdir(), `portwarden-${process.getuid?.() ?? 'user'}`);
 }
 
 /** The PID file of `portwarden serve --port <port>`: `<serveRuntimeDir()>/serve-<port>.pid`. */

@@ -6,7 +6,7 @@ never closed, so the kernel queues connections across the swap and none is refus
 */
 import {type ChildProcess, spawn} from 'node:child_process';
 import {EventEmitter} from 'node:events';
-import {closeSync, mkdtempSync, rmSync, unlinkSync} from 'node:fs';
+import {builtin} from '../builtin.js';
 import {constants as osConstants, tmpdir} from 'node:os';
 import path from 'node:path';
 import {AlreadyRunningError, describeSocket} from '../errors.js';
@@ -36,7 +36,10 @@ import {
   writeState,
 } from './control.js';
 import {ServeError} from './errors.js';
+import type {ServeExit} from './exit.js';
 import {type NotifyMessage, NotifyReceiver} from './notify-receiver.js';
+
+const {closeSync, mkdtempSync, rmSync, unlinkSync} = builtin.fs();
 
 /** Runs the command with LISTEN_PID set to its own pid: sh records $$, then execs it. */
 const SHIM = 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"';
@@ -83,12 +86,7 @@ export type ServeOptions = {
   readonly signal?: AbortSignal;
 };
 
-/** How a process (or the supervisor, through its serving process) ended. */
-export type ServeExit = {
-  readonly pid: number;
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-};
+export type {ServeExit} from './exit.js';
 
 /** A process that became the serving one. */
 export type ServeReady = {
@@ -878,24 +876,4 @@ export async function serve(options: ServeOptions): Promise<ServeSupervisor> {
   }
 
   return supervisor;
-}
-
-/** The exit status a shell reports for a process: its code, or 128 + the signal number. */
-export function exitStatusOf(exit: ServeExit): number {
-  const {code, signal} = (exit ?? {}) as Partial<ServeExit>;
-  if (
-    typeof exit !== 'object' ||
-    !(code === null || Number.isInteger(code)) ||
-    !(signal === null || typeof signal === 'string')
-  ) {
-    throw new ArgumentTypeError(
-      `Expected exit to be a {code, signal} exit status, got ${show(exit)}`,
-    );
-  }
-
-  if (exit.code !== null) {
-    return exit.code;
-  }
-
-  return exit.signal === null ? 1 : 128 + (osConstants.signals[exit.signal] ?? 0);
 }

@@ -1,7 +1,5 @@
-import {commandService} from './command.js';
-import {launchdService} from './launchd.js';
+// The managers load when a service call runs: importing the package does not pay for them.
 import {resolveServiceOptions, resolveSpec} from './spec.js';
-import {systemdService} from './systemd.js';
 import type {ServiceAction, ServiceOptions, ServiceResult, ServiceSpec} from './types.js';
 
 async function run(
@@ -14,11 +12,11 @@ async function run(
   const o = resolveServiceOptions(options, caller);
   switch (s.manager) {
     case 'systemd':
-      return systemdService(action, s, o);
+      return (await import('./systemd.js')).systemdService(action, s, o);
     case 'launchd':
-      return launchdService(action, s, o);
+      return (await import('./launchd.js')).launchdService(action, s, o);
     case 'command':
-      return commandService(action, s, o);
+      return (await import('./command.js')).commandService(action, s, o);
   }
 }
 

@@ -10,7 +10,7 @@ launchd through `launchctl` (platform-apis.md §5.1).
   for the new pid to listen. Stopping a KeepAlive job runs `disable` first so launchd
   cannot respawn it between stop and start; start runs `enable`.
 */
-import {readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {builtin} from '../builtin.js';
 import {describeSocket, NotListeningError} from '../errors.js';
 import {processInfo} from '../process.js';
 import {terminate} from '../terminate.js';
@@ -23,6 +23,8 @@ import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {LaunchdServiceSpec, ServiceAction, ServiceResult} from './types.js';
 import {sleep} from './util.js';
+
+const {readFileSync, rmSync, writeFileSync} = builtin.fs();
 
 /** launchctl exit statuses (errno values of launchd's XPC replies). */
 const EXIT_IO = 5; // bootstrap: "Input/output error" (still cleaning up, already loaded, disabled)

@@ -1,7 +1,9 @@
-import {readFileSync} from 'node:fs';
+import {builtin} from '../builtin.js';
 import {blockersOf, probePort} from '../probe.js';
 import {processInfo} from '../process.js';
 import type {ProcessInfo, SocketEntry} from '../types.js';
+
+const {readFileSync} = builtin.fs();
 
 /**
 Listening sockets on the port that overlap `host`, with owners (candidates scanned first).

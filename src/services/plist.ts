@@ -4,9 +4,11 @@ key, string, integer, real, true, false, date, data). Binary plists are converte
 `plutil` on macOS first.
 */
 import {createHash} from 'node:crypto';
-import {readFileSync} from 'node:fs';
+import {builtin} from '../builtin.js';
 import {runTool} from './exec.js';
 import type {Trail} from './trail.js';
+
+const {readFileSync} = builtin.fs();
 
 export type PlistValue = string | number | boolean | PlistValue[] | {[key: string]: PlistValue};
 

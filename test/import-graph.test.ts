@@ -1,0 +1,122 @@
+// The cold path, guarded by the import graph rather than by a timing: what `import
+// 'portwarden'` and the CLI's start-up load before any work. Static imports only (`import
+// type` and dynamic `import()` load nothing at start-up).
+import {readFileSync} from 'node:fs';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {repoRoot} from './helpers.js';
+
+const src = path.join(repoRoot, 'src');
+
+/** The static, value-carrying import specifiers of a TypeScript file. */
+function staticImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specifiers: string[] = [];
+  for (const match of text.matchAll(/^(import|export)\s+([^;]*?)\s+from\s+'([^']+)';/gms)) {
+    const clause = match[2]!;
+    if (/^type\s/.test(clause)) {
+      continue; // import type {...} / export type {...}
+    }
+
+    // `import {type A, type B}` carries no value either.
+    const names = /^\{([^}]*)\}$/.exec(clause.trim())?.[1];
+    if (
+      names !== undefined &&
+      names.split(',').every((n) => n.trim() === '' || /^type\s/.test(n.trim()))
+    ) {
+      continue;
+    }
+
+    specifiers.push(match[3]!);
+  }
+
+  for (const match of text.matchAll(/^import\s+'([^']+)';/gm)) {
+    specifiers.push(match[1]!);
+  }
+
+  return specifiers;
+}
+
+/** Every module reachable from `entry` through static imports: {files, packages, builtins}. */
+function graph(entry: string) {
+  const files = new Set<string>();
+  const external = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (files.has(file)) {
+      continue;
+    }
+
+    files.add(file);
+    for (const specifier of staticImports(file)) {
+      if (specifier.startsWith('.')) {
+        queue.push(path.resolve(path.dirname(file), specifier.replace(/\.js$/, '.ts')));
+      } else {
+        external.add(specifier);
+      }
+    }
+  }
+
+  return {
+    files: [...files].map((f) => path.relative(src, f)).sort(),
+    external: [...external].sort(),
+  };
+}
+
+// ES imports of these build a whole module namespace, which loads every lazy part of the
+// builtin (node:net loads streams, dgram, child_process): use builtin.ts instead.
+const LIGHT_BUILTINS = ['node:module', 'node:path', 'node:url'];
+
+describe('import graph', () => {
+  it("import 'portwarden' loads no package and only light builtins", () => {
+    const g = graph(path.join(src, 'index.ts'));
+    expect(g.external.filter((s) => !LIGHT_BUILTINS.includes(s))).toEqual([]);
+  });
+
+  it('import of the package leaves services, serve and the CLI for when they are called', () => {
+    const {files} = graph(path.join(src, 'index.ts'));
+    const lazy = files.filter(
+      (f) =>
+        /^services\/(systemd|launchd|command|exec|plist|free|owners|group|trail)\.ts$/.test(f) ||
+        f === 'serve/supervisor.ts' ||
+        f === 'serve/notify-receiver.ts' ||
+        f.startsWith('cli/'),
+    );
+    expect(lazy).toEqual([]);
+  });
+
+  it('the CLI starts with its table and argument parsing only; a command loads when it runs', () => {
+    const g = graph(path.join(src, 'bin.ts'));
+    expect(g.external.filter((s) => !LIGHT_BUILTINS.includes(s))).toEqual([]);
+    // bin.ts imports the CLI dynamically (after the compile cache is on).
+    expect(g.files).toEqual(['bin.ts']);
+    const main = graph(path.join(src, 'cli', 'main.ts'));
+    expect(main.external.filter((s) => !LIGHT_BUILTINS.includes(s))).toEqual([]);
+    const commands = [
+      'probe',
+      'wait',
+      'free',
+      'pidfile',
+      'pidfile-exec',
+      'service',
+      'bench',
+      'serve',
+    ];
+    expect(main.files.filter((f) => commands.some((c) => f === `cli/${c}.ts`))).toEqual([]);
+    // Nothing of the library beyond the error classes, validation and the package root.
+    expect(main.files.filter((f) => !f.startsWith('cli/')).sort()).toEqual([
+      'builtin.ts',
+      'errors.ts',
+      'native.ts',
+      'validate.ts',
+    ]);
+  });
+
+  it('the graph walker sees static imports and skips type-only ones (a control)', () => {
+    const g = graph(path.join(src, 'services', 'command.ts'));
+    expect(g.files).toContain('services/group.ts');
+    expect(g.files).not.toContain('services/types.ts'); // import type only
+    expect(graph(path.join(src, 'cli', 'service.ts')).files).toContain('services/index.ts');
+  });
+});
