@@ -1,6 +1,9 @@
 import type {PidFileHolder} from './pidfile.js';
 import type {BackendName, ServiceManager, ServiceStep, SocketEntry} from './types.js';
 
+/** A `TerminateResult` (declared in terminate.ts; errors.ts imports no feature module). */
+type TerminateResultLike = {readonly pid: number; readonly status: string};
+
 const setName = (ErrorClass: {prototype: Error}, name: string) => {
   Object.defineProperty(ErrorClass.prototype, 'name', {
     value: name,
@@ -76,19 +79,24 @@ export class NotListeningError extends Error {
 setName(NotListeningError, 'NotListeningError');
 
 /**
-One target of `terminate()` could not be stopped; several are collected into an
-`AggregateError`. `code`: `'EPERM'` (the kernel refused the signal), `'ETIMEDOUT'` (still
-running at the deadline), `'ERR_PROTECTED_PROCESS'` (pid 1, this process or one of its
-ancestors), `'ERR_OTHER_USER'` (another user's process without `allowOtherUsers`).
+Why one target of `terminate()` could not be stopped: `'EPERM'` (the kernel refused the
+signal), `'ETIMEDOUT'` (still running at the deadline), `'ERR_PROTECTED_PROCESS'` (pid 1,
+this process or one of its ancestors), `'ERR_OTHER_USER'` (another user's process without
+`allowOtherUsers`), or another errno code the kernel answered with (`'ESRCH'` races are not
+errors: such a target is reported `gone`).
 */
+export type TerminateErrorCode =
+  'EPERM' | 'ETIMEDOUT' | 'ERR_PROTECTED_PROCESS' | 'ERR_OTHER_USER' | (string & {});
+
+/** One target of `terminate()` could not be stopped; see `TerminateAggregateError`. */
 export class TerminateError extends Error {
-  declare readonly code: string;
+  declare readonly code: TerminateErrorCode;
   declare readonly pid: number;
   declare readonly command: string | null;
 
   constructor(
     message: string,
-    details: {code: string; pid: number; command: string | null; cause?: unknown},
+    details: {code: TerminateErrorCode; pid: number; command: string | null; cause?: unknown},
   ) {
     super(message, details.cause === undefined ? undefined : {cause: details.cause});
     this.code = details.code;
@@ -98,6 +106,22 @@ export class TerminateError extends Error {
 }
 
 setName(TerminateError, 'TerminateError');
+
+/**
+What `terminate()` and `freePort()` reject with when some targets could not be stopped:
+`errors` holds one `TerminateError` each, `results` what did go well for the others.
+*/
+export class TerminateAggregateError extends AggregateError {
+  declare readonly errors: TerminateError[];
+  declare readonly results: readonly TerminateResultLike[];
+
+  constructor(errors: TerminateError[], message: string, results: readonly TerminateResultLike[]) {
+    super(errors, message);
+    this.results = results;
+  }
+}
+
+setName(TerminateAggregateError, 'TerminateAggregateError');
 
 /**
 Another live process holds the PID file: its lock (`holder.locked: true`), or, for a daemon

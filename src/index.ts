@@ -16,6 +16,12 @@ export {
 } from './unix-socket.js';
 export {processInfo} from './process.js';
 export {
+  pidsOnPort,
+  pidsOnPortSync,
+  type PidsOnPortOptions,
+  type PidsOnPortSyncOptions,
+} from './pids-on-port.js';
+export {
   waitForExit,
   waitForExitSync,
   waitForListening,
@@ -37,14 +43,12 @@ export {
   type FreePortFilter,
   type FreePortOptions,
   type FreePortSyncOptions,
-  type TerminateAggregateError,
   type TerminateOptions,
   type TerminateResult,
   type TerminateSyncOptions,
   type TerminateTarget,
 } from './terminate.js';
 export type {ProcessIdentity} from './process-control.js';
-export {NotListeningError, TerminateError} from './errors.js';
 export {
   claimPidFile,
   readPidFile,
@@ -71,8 +75,6 @@ export {
   type IsAliveContext,
   type ServiceRecord,
 } from './instance.js';
-export {ProbeUnavailableError, PortBusyError} from './errors.js';
-export {AlreadyRunningError, PidFileError} from './errors.js';
 export {
   notifyReady,
   restartService,
@@ -86,13 +88,10 @@ export {
   type ServiceSpec,
   type SystemdServiceSpec,
 } from './services/index.js';
-export {ServiceError, type ServiceErrorCode} from './errors.js';
 export {
   listenTarget,
-  ListenTargetError,
   type InheritedDescriptor,
   type ListenTarget,
-  type ListenTargetErrorCode,
   type ListenTargetOptions,
 } from './listen-target.js';
 export {serve} from './serve/index.js';
@@ -103,7 +102,6 @@ export type {
   ServeReady,
   ServeSupervisor,
 } from './serve/supervisor.js';
-export {ServeError, type ServeErrorCode} from './serve/errors.js';
 export {
   requestReload,
   servePidFile,
@@ -123,3 +121,19 @@ export type {
   SocketEntry,
   SocketState,
 } from './types.js';
+
+// Every error class, in one place: each has a `code` and fields of its own (README: Errors).
+export {
+  AlreadyRunningError,
+  NotListeningError,
+  PidFileError,
+  PortBusyError,
+  ProbeUnavailableError,
+  ServiceError,
+  TerminateAggregateError,
+  TerminateError,
+  type ServiceErrorCode,
+  type TerminateErrorCode,
+} from './errors.js';
+export {ListenTargetError, type ListenTargetErrorCode} from './listen-target.js';
+export {ServeError, type ServeErrorCode} from './serve/errors.js';

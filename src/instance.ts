@@ -15,6 +15,7 @@ import {probeUnixSocketSync} from './unix-socket.js';
 import {
   ArgumentRangeError,
   ArgumentTypeError,
+  assertAbortSignal,
   assertBoolean,
   assertDuration,
   assertPort,
@@ -83,6 +84,11 @@ export type ClaimInstanceOptions = {
   readonly replaceHung?: boolean;
   /** SIGKILL a hung holder that outlives SIGTERM by this many ms. @default 1000 */
   readonly forceAfter?: number;
+  /**
+	Aborts the waits of the claim (the liveness question, a holder still writing its file,
+	the termination of a hung holder): the call rejects with `signal.reason`.
+	*/
+  readonly signal?: AbortSignal;
 };
 
 export type InstanceHandle = PidFileHandle & {
@@ -111,6 +117,7 @@ const KEYS = [
   'aliveTimeout',
   'replaceHung',
   'forceAfter',
+  'signal',
 ];
 const MAX_SOCKET_PATH_BYTES = 107;
 const MAX_RECORD_BYTES = 4096;
@@ -259,8 +266,11 @@ async function askAlive(
   holder: Omit<InstanceHolder, 'hung'>,
   service: () => ServiceRecord | undefined,
   timeout: number,
+  outer: AbortSignal | undefined,
 ): Promise<boolean> {
   const controller = new AbortController();
+  const onAbort = () => controller.abort(outer!.reason);
+  outer?.addEventListener('abort', onAbort, {once: true});
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => {
@@ -275,9 +285,18 @@ async function askAlive(
         (value) => value === true,
         () => false,
       );
-    return await Promise.race([answer, expired]);
+    const aborted = new Promise<never>((_resolve, reject) => {
+      if (outer?.aborted) {
+        reject(outer.reason);
+      }
+
+      outer?.addEventListener('abort', () => reject(outer.reason), {once: true});
+    });
+    aborted.catch(() => {}); // Rejects only while raced.
+    return await Promise.race([answer, expired, aborted]);
   } finally {
     clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
     controller.abort();
   }
 }
@@ -388,7 +407,12 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
     aliveTimeout = 2000,
     replaceHung = false,
     forceAfter = 1000,
+    signal,
   } = checkOptions<ClaimInstanceOptions>(options, KEYS, 'claimInstance');
+  if (signal !== undefined) {
+    assertAbortSignal(signal, 'signal');
+  }
+
   assertFilePath(pidFile, 'pidFile');
   if (port !== undefined) {
     assertPort(port);
@@ -409,6 +433,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
   const started = performance.now();
   let holder: InstanceHolder | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
+    signal?.throwIfAborted();
     let claimed: PidFileHandle | undefined;
     let held: PidFileHolder | undefined;
     try {
@@ -424,6 +449,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
         // The holder is writing its file: it has just started.
         round--;
         await sleep(10);
+        signal?.throwIfAborted();
         continue;
       } else {
         throw error;
@@ -450,7 +476,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
     }
 
     const reread = () => holderService(servicePath, current);
-    if (await askAlive(isAlive, base, reread, aliveTimeout)) {
+    if (await askAlive(isAlive, base, reread, aliveTimeout, signal)) {
       return {role: 'existing', holder: {...base, hung: false}};
     }
 
@@ -469,6 +495,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
     await terminate([{pid: current.pid, startTime: current.startTime}], {
       forceAfter,
       timeout: forceAfter + 5000,
+      ...(signal === undefined ? {} : {signal}),
     });
   }
 

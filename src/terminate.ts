@@ -1,4 +1,4 @@
-import {describeSocket, PortBusyError, TerminateError} from './errors.js';
+import {describeSocket, PortBusyError, TerminateAggregateError, TerminateError} from './errors.js';
 import type {NativeBinding} from './native.js';
 import {
   assertTarget,
@@ -76,12 +76,6 @@ export type TerminateResult = {
 	- `dry-run`: `freePort({dryRun: true})` would signal it.
 	*/
   readonly status: 'terminated' | 'gone' | 'reused' | 'dry-run';
-};
-
-/** The error `terminate()` rejects with; `results` has what did go well. */
-export type TerminateAggregateError = AggregateError & {
-  readonly errors: TerminateError[];
-  readonly results: TerminateResult[];
 };
 
 const TERMINATE_SYNC_KEYS = ['killSignal', 'forceAfter', 'timeout', 'allowOtherUsers'];
@@ -348,12 +342,10 @@ export function* terminateSteps(
   const done = results.filter((r): r is TerminateResult => r !== undefined);
   if (errors.length > 0) {
     const summary = errors.map((e) => e.message).join('; ');
-    throw Object.assign(
-      new AggregateError(
-        errors,
-        `Failed to terminate ${errors.length} of ${targets.length} processes: ${summary}`,
-      ),
-      {results: done},
+    throw new TerminateAggregateError(
+      errors,
+      `Failed to terminate ${errors.length} of ${targets.length} processes: ${summary}`,
+      done,
     );
   }
 
@@ -552,40 +544,83 @@ function* holdersToStop(r: FreePortResolved): Steps<ProcessInfo[]> {
   return [...selected.values()];
 }
 
-function* freePortSteps(r: FreePortResolved): Steps<TerminateResult[]> {
+/**
+Every port's holders are looked up (and refused, before anything is signalled, when one cannot
+be stopped); then all of them are terminated together and every port is waited for.
+*/
+function* freePortSteps(rs: readonly FreePortResolved[]): Steps<TerminateResult[]> {
   const started = performance.now();
-  const holders = yield* holdersToStop(r);
-  const targets = holders.map((p): TerminateTarget =>
+  const holders = new Map<number, ProcessInfo>();
+  for (const r of rs) {
+    for (const p of yield* holdersToStop(r)) {
+      holders.set(p.pid, p);
+    }
+  }
+
+  const targets = [...holders.values()].map((p): TerminateTarget =>
     p.startTime === undefined ? p.pid : {pid: p.pid, startTime: p.startTime},
   );
-  const results = targets.length > 0 ? yield* terminateSteps(targets, r.terminate, r.dryRun) : [];
-  if (r.dryRun) {
+  const first = rs[0]!;
+  const results =
+    targets.length > 0 ? yield* terminateSteps(targets, first.terminate, first.dryRun) : [];
+  if (first.dryRun) {
     return results;
   }
 
-  const left = r.terminate.timeout - (performance.now() - started);
-  yield* waitFreeSteps({...r.free, timeout: Math.max(left, 1)});
+  for (const r of rs) {
+    const left = r.terminate.timeout - (performance.now() - started);
+    yield* waitFreeSteps({...r.free, timeout: Math.max(left, 1)});
+  }
+
   return results;
 }
 
-/**
-Frees a port: finds every process holding a listening socket on it (children that
-inherited the listener included), stops them with `terminate()` (identity-checked,
-SIGKILL after `forceAfter`), then waits until the port is proven free. Resolves with
-what was signalled. Rejects with `PortBusyError` when a holder cannot be seen (another
-user's process without root) or is excluded by `filter`, before signalling anything, and
-with `signal.reason` when `signal` aborts (see `terminate`).
-*/
-export async function freePort(
-  port: number,
-  options?: FreePortOptions,
-): Promise<TerminateResult[]> {
-  const r = resolveFreePort(port, options, 'freePort', false);
-  return runAsync(freePortSteps(r), r.terminate.signal);
+/** One port, or several (a non-empty array; duplicates count once). */
+function resolvePorts(
+  ports: unknown,
+  options: unknown,
+  caller: string,
+  sync: boolean,
+): FreePortResolved[] {
+  if (!Array.isArray(ports)) {
+    return [resolveFreePort(ports, options, caller, sync)];
+  }
+
+  if (ports.length === 0) {
+    throw new ArgumentRangeError(
+      `Expected ports to be a port or a non-empty array of ports, got ${show(ports)}`,
+    );
+  }
+
+  for (const [index, port] of ports.entries()) {
+    assertPort(port, `ports[${index}]`);
+  }
+
+  return [...new Set(ports as number[])].map((port) =>
+    resolveFreePort(port, options, caller, sync),
+  );
 }
 
-/** `freePort` that blocks the thread until the port is free (or the deadline). */
-export function freePortSync(port: number, options?: FreePortSyncOptions): TerminateResult[] {
-  const r = resolveFreePort(port, options, 'freePortSync', true);
-  return runSync(freePortSteps(r));
+/**
+Frees a port (or several): finds every process holding a listening socket on it (children
+that inherited the listener included), stops them with `terminate()` (identity-checked,
+SIGKILL after `forceAfter`), then waits until the port is proven free. Resolves with what was
+signalled. Rejects with `PortBusyError` when a holder cannot be seen (another user's process
+without root) or is excluded by `filter` — for any of the ports, before signalling anything —
+and with `signal.reason` when `signal` aborts (see `terminate`).
+*/
+export async function freePort(
+  port: number | readonly number[],
+  options?: FreePortOptions,
+): Promise<TerminateResult[]> {
+  const rs = resolvePorts(port, options, 'freePort', false);
+  return runAsync(freePortSteps(rs), rs[0]!.terminate.signal);
+}
+
+/** `freePort` that blocks the thread until the ports are free (or the deadline). */
+export function freePortSync(
+  port: number | readonly number[],
+  options?: FreePortSyncOptions,
+): TerminateResult[] {
+  return runSync(freePortSteps(resolvePorts(port, options, 'freePortSync', true)));
 }

@@ -294,6 +294,28 @@ describe('claimInstance', () => {
     );
   });
 
+  it('an AbortSignal ends the liveness question and the replacement at once', async () => {
+    const pidFile = path.join(dir(), 'abort.pid');
+    const holder = service({pidFile});
+    await ready(holder);
+    expect(await claimIn(holder)).toMatchObject({role: 'owner'});
+    const never: IsAlive = async () => new Promise(() => {});
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop asking')), 200);
+    const started = performance.now();
+    await expect(
+      claimInstance({pidFile, isAlive: never, aliveTimeout: 20_000, signal: controller.signal}),
+    ).rejects.toThrow('stop asking');
+    expect(performance.now() - started).toBeLessThan(5000);
+    await expect(
+      claimInstance({pidFile, signal: AbortSignal.abort(new Error('already'))}),
+    ).rejects.toThrow('already');
+    await expect(claimInstance({pidFile, signal: 'SIGTERM' as never})).rejects.toThrow(
+      /AbortSignal/,
+    );
+    holder.child.kill();
+  });
+
   it('validates its arguments', async () => {
     const pidFile = path.join(dir(), 'v.pid');
     const claim = claimInstance as (options: unknown) => Promise<unknown>;

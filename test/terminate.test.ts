@@ -9,7 +9,7 @@ import {
   terminate,
   TerminateError,
   terminateSync,
-  type TerminateAggregateError,
+  TerminateAggregateError,
 } from '../src/index.js';
 import {bindServer, distEntry, runAsNobody, sleep, spawnNode, startListener} from './helpers.js';
 import {testPort} from './ports.js';
@@ -29,17 +29,55 @@ async function rejection(promise: Promise<unknown>): Promise<TerminateAggregateE
     () => undefined,
     (error_: unknown) => error_,
   );
+  expect(error).toBeInstanceOf(TerminateAggregateError);
   expect(error).toBeInstanceOf(AggregateError);
-  for (const e of (error as AggregateError).errors) {
+  for (const e of (error as TerminateAggregateError).errors) {
     expect(e).toBeInstanceOf(TerminateError);
   }
 
+  expect(Array.isArray((error as TerminateAggregateError).results)).toBe(true);
   return error as TerminateAggregateError;
 }
 
 const isRoot = process.getuid?.() === 0;
 
+describe('killSignal forms', () => {
+  it("takes 'SIGINT', 'int' and the number, and reports the canonical name", async () => {
+    for (const killSignal of ['SIGINT', 'int', 2] as const) {
+      const child = spawnNode('setInterval(() => {}, 1000)');
+      await sleep(100);
+      const [result] = await terminate([child.pid], {
+        killSignal: killSignal as NodeJS.Signals,
+        forceAfter: 5000,
+      });
+      expect(result).toMatchObject({pid: child.pid, signal: 'SIGINT', forced: false});
+    }
+  });
+});
+
 describe('freePort', () => {
+  it('frees several ports in one call: every holder stopped, every port proven free', async () => {
+    const a = await startListener({host: '127.0.0.1'});
+    const b = await startListener({host: '127.0.0.1', onTerm: 'ignore'});
+    const results = await freePort([a.port, b.port, a.port], {forceAfter: 300});
+    expect(results.map((r) => r.pid).sort()).toEqual([a.pid, b.pid].sort());
+    expect(results.find((r) => r.pid === b.pid)).toMatchObject({forced: true});
+    (await bindServer(a.port)).close();
+    (await bindServer(b.port)).close();
+  });
+
+  it('refuses several ports before signalling anything when one holder is excluded', async () => {
+    const a = await startListener({host: '127.0.0.1'});
+    const b = await startListener({host: '127.0.0.1'});
+    await expect(freePort([a.port, b.port], {filter: {pids: [a.pid]}})).rejects.toBeInstanceOf(
+      PortBusyError,
+    );
+    expect(alive(a.pid)).toBe(true);
+    expect(alive(b.pid)).toBe(true);
+    await expect(freePort([])).rejects.toThrow(RangeError);
+    await expect(freePort([a.port, 0])).rejects.toThrow(/ports\[1\]/);
+  });
+
   it('returns only once a draining server is gone; a naive kill-then-listen fails with EADDRINUSE', async () => {
     // The regression: SIGTERM, then listen at once, while the old server still drains.
     const naive = await startListener({onTerm: {drainMs: 800}});
@@ -301,7 +339,7 @@ describe('terminate', () => {
         console.log(JSON.stringify({name: error.name, errors: error.errors.map((e) => ({code: e.code, pid: e.pid, message: e.message}))}));
       }
     `)) as {name: string; errors: Array<{code: string; pid: number; message: string}>};
-    expect(result.name).toBe('AggregateError');
+    expect(result.name).toBe('TerminateAggregateError');
     expect(result.errors).toEqual([
       {
         code: 'EPERM',
@@ -429,9 +467,11 @@ describe('bad input', () => {
       'unknown killSignal',
       () => terminate([5], {killSignal: 'SIGFOO' as never}),
       TypeError,
-      "Expected killSignal to be a signal name such as 'SIGTERM' or 'SIGKILL', got 'SIGFOO'",
+      "Expected killSignal to be a signal such as 'SIGTERM', 'TERM' or 15, got 'SIGFOO'",
     ],
-    ['killSignal number', () => terminate([5], {killSignal: 9 as never}), TypeError, 'got 9'],
+    // Numbers name signals; one that names none is refused (nothing is sent).
+    ['killSignal number', () => terminate([5], {killSignal: 999}), TypeError, 'got 999'],
+    ['killSignal 0', () => terminate([5], {killSignal: 0}), TypeError, 'got 0'],
     [
       'a signal name as signal (the AbortSignal)',
       () => terminate([5], {signal: 'SIGCONT' as never}), // harmless if it were sent
@@ -538,9 +578,9 @@ describe('bad input', () => {
     ],
     [
       'freePort killSignal',
-      () => freePort(80, {killSignal: 'TERM' as never}),
+      () => freePort(80, {killSignal: 'NOTASIG' as never}),
       TypeError,
-      "Expected killSignal to be a signal name such as 'SIGTERM' or 'SIGKILL', got 'TERM'",
+      "Expected killSignal to be a signal such as 'SIGTERM', 'TERM' or 15, got 'NOTASIG'",
     ],
     [
       'freePort signal',

@@ -38,10 +38,10 @@ function filterOf(values: Values<FreeFlags>): FreePortFilter | undefined {
   return Object.keys(filter).length > 0 ? filter : undefined;
 }
 
-export const free: Runner<FreeFlags> = async ([portText], values, io) => {
-  const port = parsePort(portText);
+export const free: Runner<FreeFlags> = async (portTexts, values, io) => {
+  const ports = portTexts.map((text) => parsePort(text));
   const filter = filterOf(values);
-  const results = await freePort(port, {
+  const results = await freePort(ports, {
     ...probeFlags(values),
     ...(values.host === undefined ? {} : {host: values.host}),
     ...(values.timeout === undefined ? {} : {timeout: parseDuration(values.timeout)}),
@@ -56,7 +56,11 @@ export const free: Runner<FreeFlags> = async ([portText], values, io) => {
     values,
     [
       ...results.map((r) => describeTerminated(r)),
-      ...(values['dry-run'] ? [] : [`port ${port} is free`]),
+      ...(values['dry-run']
+        ? []
+        : [
+            `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} ${ports.length > 1 ? 'are' : 'is'} free`,
+          ]),
     ],
     results,
   );

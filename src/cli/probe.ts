@@ -15,22 +15,30 @@ export function probeFlags(values: {protocol: string; backend: string}) {
   };
 }
 
-export const who: Runner<WhoFlags> = async ([portText], values, io) => {
-  const port = parsePort(portText);
-  const result = await probePort(port, {
-    ...probeFlags(values),
-    states: values.listen ? 'listen' : 'all',
-    ...(values.timeout === undefined ? {} : {timeout: parseDuration(values.timeout)}),
-  });
+export const who: Runner<WhoFlags> = async (portTexts, values, io) => {
+  const ports = portTexts.map((text) => parsePort(text));
+  const reports = [];
+  for (const port of ports) {
+    reports.push(
+      await probePort(port, {
+        ...probeFlags(values),
+        states: values.listen ? 'listen' : 'all',
+        ...(values.timeout === undefined ? {} : {timeout: parseDuration(values.timeout)}),
+      }),
+    );
+  }
+
   report(
     io,
     values,
-    result.sockets.length === 0
-      ? `nothing on ${result.protocol} port ${port}`
-      : result.sockets.map((s) => formatSocket(s)),
-    result,
+    reports.flatMap((r) =>
+      r.sockets.length === 0
+        ? [`nothing on ${r.protocol} port ${r.port}`]
+        : r.sockets.map((s) => formatSocket(s)),
+    ),
+    reports.length === 1 ? reports[0] : reports,
   );
-  return result.sockets.length > 0 ? EXIT.ok : EXIT.no;
+  return reports.every((r) => r.sockets.length > 0) ? EXIT.ok : EXIT.no;
 };
 
 export const check: Runner<CheckFlags> = async ([portText], values, io) => {

@@ -228,11 +228,14 @@ const service = (action: 'restart' | 'stop' | 'start') =>
 export const commands: Record<string, Command<any>> = {
   who: command({
     name: 'who',
-    synopsis: '<port>',
-    summary: 'list the sockets on a port, their states and the processes holding them',
-    notes: ['Exit 0 when something is on the port, 1 when nothing is.'],
+    synopsis: '<port>...',
+    summary: 'list the sockets on ports, their states and the processes holding them',
+    notes: [
+      'Exit 0 when something is on every port given, 1 when a port has nothing.',
+      'With --json: the report of the port, or an array of reports for several ports.',
+    ],
     flags: whoFlags,
-    positionals: [1, 1],
+    positionals: [1, 64],
     load: async () => (await import('./probe.js')).who,
   }),
   check: command({
@@ -263,11 +266,12 @@ export const commands: Record<string, Command<any>> = {
   }),
   free: command({
     name: 'free',
-    synopsis: '<port>',
+    synopsis: '<port>...',
     summary:
-      'stop every process holding the port (SIGTERM, then SIGKILL) and wait until it is free',
+      'stop every process holding the ports (SIGTERM, then SIGKILL) and wait until they are free',
+    notes: ['With several ports, nothing is signalled unless every holder of every port can be.'],
     flags: freeFlags,
-    positionals: [1, 1],
+    positionals: [1, 64],
     load: async () => (await import('./free.js')).free,
   }),
   pidfile: command({
