@@ -18,15 +18,15 @@ export type PidsOnPortOptions = {
   readonly states?: 'listen' | 'all';
   /** @default 'auto' */
   readonly backend?: BackendChoice;
-  /** Budget of one lsof run, when lsof answers. @default 5000 */
-  readonly timeout?: number;
+  /** Budget of one lsof run, when lsof answers. @default 2000 */
+  readonly attemptTimeout?: number;
   /** Aborts the probe (rejects with `signal.reason`). */
   readonly signal?: AbortSignal;
 };
 
 export type PidsOnPortSyncOptions = Omit<PidsOnPortOptions, 'signal'>;
 
-const KEYS = ['protocol', 'host', 'states', 'backend', 'timeout', 'signal'];
+const KEYS = ['protocol', 'host', 'states', 'backend', 'attemptTimeout', 'signal'];
 
 function resolve(options: unknown, caller: string, sync: boolean) {
   const {

@@ -36,10 +36,10 @@ export type CheckPortOptions = {
   readonly backend?: BackendChoice;
   /**
 	Budget in ms for one backend attempt that spawns a process (the lsof fallback); the
-	native probe never waits.
+	native probe never waits. (Not `timeout`: that is always an overall budget.)
 	@default 2000
 	*/
-  readonly timeout?: number;
+  readonly attemptTimeout?: number;
   /** Rejects with `signal.reason` when aborted (an lsof run in flight is killed). */
   readonly signal?: AbortSignal;
 };
@@ -62,17 +62,17 @@ export type ProbePortOptions = {
   readonly candidates?: readonly number[];
   /** @default 'auto' */
   readonly backend?: BackendChoice;
-  /** Budget in ms for one lsof attempt. @default 2000 */
-  readonly timeout?: number;
+  /** Budget in ms for one lsof attempt (see `checkPort`). @default 2000 */
+  readonly attemptTimeout?: number;
   /** Rejects with `signal.reason` when aborted (an lsof run in flight is killed). */
   readonly signal?: AbortSignal;
 };
 
 export type ProbePortSyncOptions = Omit<ProbePortOptions, 'signal'>;
 
-const CHECK_SYNC_KEYS = ['host', 'protocol', 'strict', 'backend', 'timeout'];
+const CHECK_SYNC_KEYS = ['host', 'protocol', 'strict', 'backend', 'attemptTimeout'];
 const CHECK_KEYS = [...CHECK_SYNC_KEYS, 'signal'];
-const PROBE_SYNC_KEYS = ['protocol', 'states', 'owners', 'candidates', 'backend', 'timeout'];
+const PROBE_SYNC_KEYS = ['protocol', 'states', 'owners', 'candidates', 'backend', 'attemptTimeout'];
 const PROBE_KEYS = [...PROBE_SYNC_KEYS, 'signal'];
 const BACKENDS = ['auto', 'native', 'lsof'] as const;
 const DEFAULT_TIMEOUT = 2000;
@@ -96,15 +96,15 @@ function resolveCommon(
   signal: AbortSignal | undefined;
 } {
   assertPort(port);
-  const {protocol = 'tcp', backend = 'auto', timeout = DEFAULT_TIMEOUT, signal} = options;
+  const {protocol = 'tcp', backend = 'auto', attemptTimeout = DEFAULT_TIMEOUT, signal} = options;
   assertOneOf(protocol, 'protocol', ['tcp', 'udp']);
   assertOneOf(backend, 'backend', BACKENDS);
-  assertDuration(timeout, 'timeout');
+  assertDuration(attemptTimeout, 'attemptTimeout');
   if (signal !== undefined) {
     assertAbortSignal(signal, 'signal');
   }
 
-  return {protocol, backend, timeoutMs: timeout, signal};
+  return {protocol, backend, timeoutMs: attemptTimeout, signal};
 }
 
 /** `sync`: the options of a sync call (no `signal`); internal callers pass built options. */

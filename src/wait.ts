@@ -117,7 +117,7 @@ export function resolveFree(
     strict,
     protocol,
     backend,
-    timeout: Math.min(timeout, PROBE_ATTEMPT_MS),
+    attemptTimeout: Math.min(timeout, PROBE_ATTEMPT_MS),
   };
   return {port, check: resolveCheck(port, checkInput, caller), timeout, signal, onProgress};
 }
@@ -322,7 +322,7 @@ function resolveListen(port: unknown, options: unknown, caller: string): ListenR
 
   const check = resolveCheck(
     port,
-    {host, protocol, backend, timeout: Math.min(timeout, PROBE_ATTEMPT_MS)},
+    {host, protocol, backend, attemptTimeout: Math.min(timeout, PROBE_ATTEMPT_MS)},
     caller,
   );
   return {port, pid, check, timeout, signal};

@@ -23,7 +23,7 @@ export const who: Runner<WhoFlags> = async (portTexts, values, io) => {
       await probePort(port, {
         ...probeFlags(values),
         states: values.listen ? 'listen' : 'all',
-        ...(values.timeout === undefined ? {} : {timeout: parseDuration(values.timeout)}),
+        ...(values.timeout === undefined ? {} : {attemptTimeout: parseDuration(values.timeout)}),
       }),
     );
   }
@@ -47,7 +47,7 @@ export const check: Runner<CheckFlags> = async ([portText], values, io) => {
     ...probeFlags(values),
     strict: values.strict,
     ...(values.host === undefined ? {} : {host: values.host}),
-    ...(values.timeout === undefined ? {} : {timeout: parseDuration(values.timeout)}),
+    ...(values.timeout === undefined ? {} : {attemptTimeout: parseDuration(values.timeout)}),
   });
   return printStatus(port, status, values, io);
 };

@@ -60,7 +60,7 @@ type Expected = {code: string; permanent: boolean};
 
 /** Every API with backend 'lsof' reports `expected` as unknown: never free. */
 async function expectUnknown(expected: Expected, fake?: Fake) {
-  const options = {backend: 'lsof' as const, timeout: 2000};
+  const options = {backend: 'lsof' as const, attemptTimeout: 2000};
   const statuses: PortStatus[] = [
     checkPortSync(PORT, options),
     await checkPort(PORT, options),
@@ -169,7 +169,7 @@ describe('the lsof backend reads exit statuses exactly', () => {
         }
       });
       const started = Date.now();
-      const status = await check({backend: 'lsof', timeout: 300});
+      const status = await check({backend: 'lsof', attemptTimeout: 300});
       const elapsed = Date.now() - started;
       expect(status).toMatchObject({
         status: 'unknown',
@@ -184,8 +184,8 @@ describe('the lsof backend reads exit statuses exactly', () => {
   );
 
   it.each([
-    ['probePort', async () => probePort(PORT, {backend: 'lsof', timeout: 300})],
-    ['probePortSync', async () => probePortSync(PORT, {backend: 'lsof', timeout: 300})],
+    ['probePort', async () => probePort(PORT, {backend: 'lsof', attemptTimeout: 300})],
+    ['probePortSync', async () => probePortSync(PORT, {backend: 'lsof', attemptTimeout: 300})],
   ])(
     '%s on a hanging lsof rejects with ETIMEDOUT, not permanent, and kills the helpers',
     async (_name, probe) => {
@@ -220,11 +220,13 @@ describe('an AbortSignal ends an lsof run', () => {
   it.each([
     [
       'probePort',
-      async (signal: AbortSignal) => probePort(PORT, {backend: 'lsof', timeout: 20_000, signal}),
+      async (signal: AbortSignal) =>
+        probePort(PORT, {backend: 'lsof', attemptTimeout: 20_000, signal}),
     ],
     [
       'checkPort',
-      async (signal: AbortSignal) => checkPort(PORT, {backend: 'lsof', timeout: 20_000, signal}),
+      async (signal: AbortSignal) =>
+        checkPort(PORT, {backend: 'lsof', attemptTimeout: 20_000, signal}),
     ],
   ])('%s rejects with the reason at once and kills the hanging lsof', async (_name, call) => {
     const fake = fakeLsof(`sleep 30 &\necho $! > "$(dirname "$0")/helper.pid"\nwait`);
