@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {nativeBinding} from '../src/native.js';
-import {distEntry, fixtures, forNobody, nobodyEnv, track} from './helpers.js';
+import {collect, distEntry, fixtures, forNobody, nobodyEnv, track} from './helpers.js';
 
 const runs = Number(process.env.API_FUZZ_RUNS ?? 200);
 const seed = Number(process.env.API_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -71,14 +71,7 @@ async function runSandboxed(phase: 'api' | 'native'): Promise<Report> {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  track(child.pid);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('exit', (c, s) => resolve([c, s])),
-  );
+  const {status: code, signal, out, err} = await collect(child);
   let last = '';
   try {
     last = readFileSync(marker, 'utf8');

@@ -23,29 +23,13 @@ import {
   forkFixture,
   forNobody,
   nobodyEnv,
+  jsonOf,
   runAsNobody,
+  runNode,
   startListener,
   tempDir,
   track,
 } from './helpers.js';
-
-/** Runs `code` (an ES module that prints JSON) with node and extra environment variables. */
-async function runWithEnv(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    env: {...process.env, ...env},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  track(child.pid);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const [code_, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('exit', (c, s) => resolve([c, s])),
-  );
-  expect({code: code_, signal, err}).toEqual({code: 0, signal: null, err: ''});
-  return JSON.parse(out);
-}
 
 // A mount namespace whose /proc is an empty tmpfs of mode 000: a system without procfs (as
 // root), or one where /proc cannot even be opened (as uid 65534: EACCES). Needs root and
@@ -73,14 +57,7 @@ async function runWithoutProc(
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  track(child.pid);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  expect({status, err}).toEqual({status: 0, err: ''});
-  return JSON.parse(out);
+  return jsonOf(child);
 }
 
 const listenerOf = (sockets: readonly SocketEntry[]) => sockets.find((s) => s.state === 'LISTEN');
@@ -94,7 +71,7 @@ onLinux(
 
     it('checkPortSync, checkPort, probePortSync and probePort fall back to lsof and say so', async () => {
       const l = await startListener({host: '127.0.0.1'});
-      const result = (await runWithEnv(
+      const result = (await runNode(
         `
       const pw = await import(${JSON.stringify(distEntry)});
       const free = ${l.port === 1 ? 2 : 1};
@@ -129,7 +106,7 @@ onLinux(
     it('with lsof missing too, every check is unknown (permanent), never free', async () => {
       const l = await startListener({host: '127.0.0.1'});
       const u = await startListener({kind: 'unix', path: path.join(tempDir(), 'u.sock')});
-      const result = (await runWithEnv(
+      const result = (await runNode(
         `
       const pw = await import(${JSON.stringify(distEntry)});
       let probe;

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {execa} from 'execa';
-import {afterAll, afterEach, inject, onTestFinished} from 'vitest';
+import {afterAll, afterEach, expect, inject, onTestFinished} from 'vitest';
 import {testPort} from './ports.js';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -187,26 +187,52 @@ export async function runCli(args: string[], env: Record<string, string> = {}) {
   return execa(process.execPath, [distBin, ...args], {reject: false, env, stdin: 'ignore'});
 }
 
-/** Runs `code` (an ES module) with node as uid/gid 65534 (root only) and returns its JSON output. */
-export async function runAsNobody(code: string): Promise<unknown> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', forNobody(code)], {
-    uid: 65_534,
-    gid: 65_534,
-    env: nobodyEnv(),
-    cwd: '/',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Tracks a spawned child and collects its output until it exits. */
+export async function collect(child: ChildProcess): Promise<{
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}> {
   track(child.pid);
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (status !== 0 || err !== '') {
-    throw new Error(`node as uid 65534 exited with ${status}: ${err}`);
-  }
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (c, s) => resolve([c, s])),
+  );
+  return {status, signal, out, err};
+}
 
-  return JSON.parse(out);
+/** The JSON a child printed, once it exited 0 with nothing on stderr (the test fails otherwise). */
+export async function jsonOf<T = unknown>(child: ChildProcess): Promise<T> {
+  const {status, err, out} = await collect(child);
+  expect({status, err}).toEqual({status: 0, err: ''});
+  return JSON.parse(out) as T;
+}
+
+/** Runs `code` (an ES module that prints JSON) in a fresh node process with extra environment. */
+export async function runNode<T = unknown>(code: string, env: NodeJS.ProcessEnv = {}): Promise<T> {
+  return jsonOf<T>(
+    spawn(process.execPath, ['--input-type=module', '-e', code], {
+      env: {...process.env, ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/** Runs `code` (an ES module) with node as uid/gid 65534 (root only) and returns its JSON output. */
+export async function runAsNobody(code: string): Promise<unknown> {
+  return jsonOf(
+    spawn(process.execPath, ['--input-type=module', '-e', forNobody(code)], {
+      uid: 65_534,
+      gid: 65_534,
+      env: nobodyEnv(),
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }
 
 /** Binds a new TCP server on the port (proving it free); rejects with EADDRINUSE otherwise. */

@@ -32,7 +32,7 @@ import {
 import {nativeBinding, packageRoot} from '../src/native.js';
 import {pidFileError} from '../src/pidfile.js';
 import {type Claimer, forkClaimer} from './claimer.js';
-import {distEntry, runAsNobody, sleep, track} from './helpers.js';
+import {distEntry, runAsNobody, runNode, sleep, track} from './helpers.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'portwarden-pidfile-'));
 chmodSync(root, 0o755);
@@ -949,21 +949,6 @@ describe('foreign PID files (unlocked, written by daemons that do not lock)', ()
 });
 
 describe('environment teardown', () => {
-  /** Runs `code` (an ES module) in a fresh node process; resolves its JSON output once it exits 0. */
-  async function runNode<T>(code: string): Promise<T> {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track(child.pid);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect({status, err}).toEqual({status: 0, err: ''});
-    return JSON.parse(out) as T;
-  }
-
   it('keeps a handed-over file when the launcher exits normally: the child holds it', async () => {
     const file = path.join(dir(), 'handed.pid');
     const {launcher, daemon} = await runNode<{launcher: number; daemon: number}>(`

@@ -17,24 +17,8 @@ import {
   type WaitProgress,
 } from '../src/index.js';
 import {nativeBinding} from '../src/native.js';
-import {bindServer, distEntry, sleep, spawnNode, startListener, track} from './helpers.js';
+import {bindServer, distEntry, runNode, sleep, spawnNode, startListener, track} from './helpers.js';
 import {testPort} from './ports.js';
-
-/** Runs `code` (an ES module that prints JSON) in a new node process with extra environment. */
-async function runNode(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    env: {...process.env, ...env},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  track(child.pid);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  expect({status, err}).toEqual({status: 0, err: ''});
-  return JSON.parse(out);
-}
 
 const exited = async (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null

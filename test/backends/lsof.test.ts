@@ -17,7 +17,7 @@ import {
   type SocketState,
 } from '../../src/index.js';
 import {packageRoot} from '../../src/native.js';
-import {startListener, track} from '../helpers.js';
+import {jsonOf, startListener, track} from '../helpers.js';
 import {testPort} from '../ports.js';
 import {connectAccepted, until} from '../sockets.js';
 
@@ -534,15 +534,7 @@ describe("backend 'auto'", () => {
       env: {...process.env, PORTWARDEN_DISABLE_NATIVE: '1'},
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    track(child.pid);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect(err).toBe('');
-    expect(code).toBe(0);
-    const result = JSON.parse(out);
+    const result = await jsonOf<Record<string, unknown>>(child);
     expect(result.backend).toBe('lsof');
     expect(result.pids).toEqual([[l.pid]]);
     expect(result.check).toMatchObject({status: 'busy', backend: 'lsof'});
