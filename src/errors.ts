@@ -1,4 +1,4 @@
-import type {PidFileHolder} from './pidfile.js';
+import type {PidFileHolder} from './types.js';
 import type {BackendName, ServiceManager, ServiceStep, SocketEntry} from './types.js';
 
 /** A `TerminateResult` (declared in terminate.ts; errors.ts imports no feature module). */

@@ -1,3 +1,4 @@
+import {requireNative} from './native.js';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
 import {
@@ -7,7 +8,6 @@ import {
   type PidFileHolder,
   recordAlive,
 } from './pidfile.js';
-import {requireNative} from './process.js';
 import {probePortSync} from './probe.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
 import {terminate} from './terminate.js';

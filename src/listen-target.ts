@@ -6,10 +6,10 @@ kernel what it is, or the port and host to bind when nothing was passed in.
 The systemd protocol (sd_listen_fds(3)): descriptors 3 .. 3+LISTEN_FDS-1 are passed to the
 process whose pid is LISTEN_PID; LISTEN_FDNAMES names them, colon-separated.
 */
+import {requireNative} from './native.js';
 import {builtin} from './builtin.js';
 import {canonicalAddress} from './address.js';
 import type {RawSocketInfo} from './native.js';
-import {requireNative} from './process.js';
 import type {Protocol} from './types.js';
 import {
   ArgumentTypeError,

@@ -2,6 +2,7 @@ import {createRequire} from 'node:module';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {builtin} from './builtin.js';
+import {ProbeUnavailableError} from './errors.js';
 
 export type RawInetSocket = {
   protocol: 'tcp' | 'udp';
@@ -271,4 +272,24 @@ export function nativeUnavailable(): string | undefined {
   }
 
   return `could not be loaded: ${oneLine(error)}. To get it, ${ADDON_HINT}.`;
+}
+
+/**
+The addon, or a permanent ProbeUnavailableError naming what needed it, why the addon did not
+load and how to get it.
+*/
+export function requireNative(what: string): NativeBinding {
+  const b = nativeBinding();
+  if (b === undefined) {
+    throw new ProbeUnavailableError(
+      `${what} needs the native addon, which ${nativeUnavailable() ?? 'is not loaded'}`,
+      {
+        code: 'ENOTSUP',
+        permanent: true,
+        backend: 'native',
+      },
+    );
+  }
+
+  return b;
 }

@@ -1,7 +1,10 @@
+import {requireNative} from './native.js';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
+import type {PidFileHolder} from './types.js';
+
+export type {PidFileHolder} from './types.js';
 import type {NativeBinding, RawPidFileRecord} from './native.js';
-import {requireNative} from './process.js';
 import {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -9,32 +12,8 @@ import {
   assertPid,
   checkOptions,
   show,
+  assertFilePath,
 } from './validate.js';
-
-/** What a PID file names. Fields the file does not hold (a foreign format, garbage) are `undefined`. */
-export type PidFileHolder = {
-  readonly pid: number | undefined;
-  /** Start time of `pid` in clock ticks since boot (Linux), as `processInfo` reports it. */
-  readonly startTime: number | undefined;
-  readonly bootId: string | undefined;
-  /** The caller data written with `claimPidFile(path, {data})`, parsed. */
-  readonly data: unknown;
-  /**
-	Whether an instance is alive. A locked file is alive whatever it contains (only a live
-	process can hold the lock). An unlocked file is alive while the process it names runs
-	(same start time and boot id, when recorded): a daemon that writes its pid without
-	locking (held by a foreign process, which `claimPidFile` never takes over without
-	`force`). An unlocked file that is empty, names no pid, or names a process that is gone
-	(or a zombie) is not alive.
-	*/
-  readonly alive: boolean;
-  /**
-	A live process holds the file's lock (a portwarden claim, or any `flock` user): the
-	instance runs. `false` with `alive: true`: held by a foreign process that does not lock;
-	`false` with `alive: false`: stale.
-	*/
-  readonly locked: boolean;
-};
 
 /** What `readPidFile` reports (the same fields as `PidFileHolder`). */
 export type PidFileInfo = PidFileHolder;
@@ -91,19 +70,6 @@ export type PidFileHandle = {
 
 const MAX_DATA_BYTES = 16 * 1024;
 
-/** A non-empty path string without NUL bytes. */
-export function assertFilePath(value: unknown, name = 'path'): asserts value is string {
-  if (typeof value !== 'string') {
-    throw new ArgumentTypeError(`Expected ${name} to be a non-empty string, got ${show(value)}`);
-  }
-
-  if (value.length === 0 || value.includes('\0')) {
-    throw new ArgumentRangeError(
-      `Expected ${name} to be a non-empty string without NUL bytes, got ${show(value)}`,
-    );
-  }
-}
-
 const HINTS: Record<string, string> = {
   ENOENT: 'its directory does not exist',
   ENOTDIR: 'a component of the path is not a directory',
@@ -125,6 +91,8 @@ const HINTS: Record<string, string> = {
 };
 
 /** Turns a node-style errno error from the addon (or node's fs) into a PidFileError. */
+export {assertFilePath} from './validate.js';
+
 export function pidFileError(error: unknown, file: string, what: string): PidFileError {
   const e = error as {code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown};
   if (typeof e?.code !== 'string') {

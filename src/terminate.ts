@@ -1,3 +1,4 @@
+import {requireNative} from './native.js';
 import {describeSocket, PortBusyError, TerminateAggregateError, TerminateError} from './errors.js';
 import type {NativeBinding} from './native.js';
 import {
@@ -9,7 +10,6 @@ import {
   sendSignal,
   waitGone,
 } from './process-control.js';
-import {requireNative} from './process.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
 import {

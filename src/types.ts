@@ -126,3 +126,28 @@ export type ServiceStep = {
   /** Present (true) on the step that failed. */
   readonly failed?: true;
 };
+
+/** What a PID file names. Fields the file does not hold (a foreign format, garbage) are `undefined`. */
+export type PidFileHolder = {
+  readonly pid: number | undefined;
+  /** Start time of `pid` in clock ticks since boot (Linux), as `processInfo` reports it. */
+  readonly startTime: number | undefined;
+  readonly bootId: string | undefined;
+  /** The caller data written with `claimPidFile(path, {data})`, parsed. */
+  readonly data: unknown;
+  /**
+	Whether an instance is alive. A locked file is alive whatever it contains (only a live
+	process can hold the lock). An unlocked file is alive while the process it names runs
+	(same start time and boot id, when recorded): a daemon that writes its pid without
+	locking (held by a foreign process, which `claimPidFile` never takes over without
+	`force`). An unlocked file that is empty, names no pid, or names a process that is gone
+	(or a zombie) is not alive.
+	*/
+  readonly alive: boolean;
+  /**
+	A live process holds the file's lock (a portwarden claim, or any `flock` user): the
+	instance runs. `false` with `alive: true`: held by a foreign process that does not lock;
+	`false` with `alive: false`: stale.
+	*/
+  readonly locked: boolean;
+};

@@ -1,7 +1,7 @@
+import {requireNative} from './native.js';
 import {ownersFromScan} from './backends/native.js';
 import {perform, runAsync, runSync, type Steps} from './steps.js';
 import {ProbeUnavailableError} from './errors.js';
-import {requireNative} from './process.js';
 import type {Owner} from './types.js';
 import {ArgumentRangeError, ArgumentTypeError, show} from './validate.js';
 import type {NativeBinding, RawOwnerScan, RawUnixSocket} from './native.js';

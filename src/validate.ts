@@ -191,3 +191,16 @@ export function assertFunction(
     throw new ArgumentTypeError(`Expected ${name} to be a function, got ${show(value)}`);
   }
 }
+
+/** A non-empty path string without NUL bytes. */
+export function assertFilePath(value: unknown, name = 'path'): asserts value is string {
+  if (typeof value !== 'string') {
+    throw new ArgumentTypeError(`Expected ${name} to be a non-empty string, got ${show(value)}`);
+  }
+
+  if (value.length === 0 || value.includes('\0')) {
+    throw new ArgumentRangeError(
+      `Expected ${name} to be a non-empty string without NUL bytes, got ${show(value)}`,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import {describeSocket, NotListeningError, PortBusyError, ProbeUnavailableError} from './errors.js';
-import {nativeBinding} from './native.js';
+import {nativeBinding, requireNative} from './native.js';
 import {
   blockersOf,
   checkResolved,
@@ -17,7 +17,6 @@ import {
   type ProcessRef,
   waitGone,
 } from './process-control.js';
-import {requireNative} from './process.js';
 import {perform, runAsync, runSync, sleepStep, step, type Steps} from './steps.js';
 import type {
   BackendChoice,

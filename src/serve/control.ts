@@ -4,11 +4,11 @@ port, flock-held for the supervisor's life) and a state file beside it that the 
 rewrites atomically on every change. A reload request is SIGHUP to the pid in the PID file
 (identity-checked), and its outcome is read back from the state file.
 */
+import {requireNative} from '../native.js';
 import {builtin} from '../builtin.js';
 import path from 'node:path';
 import {readPidFile} from '../pidfile.js';
 import {sendSignal} from '../process-control.js';
-import {requireNative} from '../process.js';
 import {readSmallFile, writeFileAtomic} from '../small-file.js';
 import {sleep} from '../services/util.js';
 import {assertDuration, assertPort, checkOptions, show} from '../validate.js';

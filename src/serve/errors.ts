@@ -1,4 +1,4 @@
-import type {PidFileHolder} from '../pidfile.js';
+import type {PidFileHolder} from '../types.js';
 import type {SocketEntry} from '../types.js';
 
 /**

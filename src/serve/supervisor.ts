@@ -4,6 +4,7 @@ of a command (fd 3, LISTEN_FDS=1, LISTEN_PID, a private NOTIFY_SOCKET). A reload
 new process, waits for its READY=1, and only then tells the old one to stop: the socket is
 never closed, so the kernel queues connections across the swap and none is refused.
 */
+import {requireNative} from '../native.js';
 import {type ChildProcess, spawn} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {builtin} from '../builtin.js';
@@ -14,7 +15,6 @@ import {listenTarget} from '../listen-target.js';
 import type {NativeBinding} from '../native.js';
 import {claimPidFile, type PidFileHandle} from '../pidfile.js';
 import {blockersOf, probePort} from '../probe.js';
-import {requireNative} from '../process.js';
 import {descendsFrom} from '../services/owners.js';
 import type {SocketEntry} from '../types.js';
 import {

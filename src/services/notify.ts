@@ -1,4 +1,4 @@
-import {requireNative} from '../process.js';
+import {requireNative} from '../native.js';
 import {ArgumentTypeError, show} from '../validate.js';
 
 /**
