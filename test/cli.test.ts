@@ -78,7 +78,7 @@ describe('portwarden CLI', () => {
     expect((await runCli(['--version'])).stdout).toBe(pkg.version);
     const help = await runCli(['who', '--help']);
     expect(help.exitCode).toBe(0);
-    expect(help.stdout).toMatch(/^Usage: portwarden who <port> \[flags\]/);
+    expect(help.stdout).toMatch(/^Usage: portwarden who <port>\.\.\. \[flags\]/);
     expect(help.stdout).toContain('--listen');
   });
 });
