@@ -1,4 +1,4 @@
-import {loadExeca} from '../execa.js';
+import {builtin} from '../builtin.js';
 import type {Trail} from './trail.js';
 
 export type ToolResult = {
@@ -16,10 +16,16 @@ const HINTS: Record<string, string> = {
     "launchd exists only on macOS; elsewhere use {manager: 'systemd'} or {manager: 'command'}",
 };
 
+/** At most this much output per stream is kept (systemctl show, launchctl print). */
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
+const stripFinalNewline = (text: string) => text.replace(/\r?\n$/, '');
+
 /**
 Runs a program with an argv array (never a shell), without throwing on a non-zero exit.
 A missing program (spawn ENOENT/EACCES) becomes a `NOT_INSTALLED` ServiceError that says
-how to fix it.
+how to fix it. Node's own execFile: systemctl and launchctl calls need nothing more, and a
+CLI restart then does not pay for loading execa.
 */
 export async function runTool(
   trail: Trail,
@@ -28,22 +34,40 @@ export async function runTool(
   /** `env` is added to this process's environment. */
   options: {timeout: number; env?: Record<string, string>},
 ): Promise<ToolResult> {
-  const {execa} = await loadExeca();
-  const result = await execa(file, args, {
-    reject: false,
-    timeout: options.timeout,
-    stdin: 'ignore',
-    cancelSignal: trail.signal,
-    ...(options.env === undefined ? {} : {env: options.env}),
-    stripFinalNewline: true,
+  const {execFile} = builtin.childProcess();
+  let timedOut = false;
+  const result = await new Promise<{
+    error: (Error & {code?: unknown; signal?: unknown}) | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      {
+        encoding: 'utf8',
+        maxBuffer: MAX_OUTPUT,
+        ...(trail.signal === undefined ? {} : {signal: trail.signal}),
+        ...(options.env === undefined ? {} : {env: {...process.env, ...options.env}}),
+      },
+      (error, stdout, stderr) => {
+        clearTimeout(timer);
+        resolve({error, stdout, stderr});
+      },
+    );
+    child.stdin?.end(); // Nothing to read: as stdin 'ignore'.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeout);
   });
 
   if (trail.signal?.aborted) {
     throw trail.wrap(trail.signal.reason);
   }
 
-  const code = (result as {code?: string}).code;
-  if (result.failed && (code === 'ENOENT' || code === 'EACCES') && result.exitCode === undefined) {
+  const code = result.error?.code;
+  if (code === 'ENOENT' || code === 'EACCES') {
     const hint = HINTS[file] ?? 'check the command and PATH';
     throw trail.error(
       'NOT_INSTALLED',
@@ -52,10 +76,11 @@ export async function runTool(
   }
 
   return {
-    exitCode: result.exitCode,
-    stdout: typeof result.stdout === 'string' ? result.stdout : '',
-    stderr: typeof result.stderr === 'string' ? result.stderr : '',
-    timedOut: result.timedOut,
+    // No error: exit 0. A number: the exit status. A signal (or a timeout): undefined.
+    exitCode: result.error === null ? 0 : typeof code === 'number' ? code : undefined,
+    stdout: stripFinalNewline(result.stdout),
+    stderr: stripFinalNewline(result.stderr),
+    timedOut,
   };
 }
 
