@@ -6,7 +6,7 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {
   bindServer,
   distBin,
@@ -21,63 +21,9 @@ import {
   track,
 } from './helpers.js';
 import {testPort} from './ports.js';
-import {
-  installUnit,
-  type Manager,
-  removeUnits,
-  serverExec,
-  startManager,
-  systemctl,
-} from './services/systemd-manager.js';
+import {call, rejected, resolved} from './fresh.js';
 
 const server = path.join(fixtures, 'service-server.mjs');
-
-type Settled =
-  | {settled: 'resolved'; value: unknown}
-  | {settled: 'rejected'; name: string; code?: string; reason?: string; message: string}
-  | {settled: false};
-
-/** Calls `name(...args)` of dist/ in a fresh node process; how its promise settled. */
-async function call(
-  name: string,
-  args: unknown[],
-  env: Record<string, string> = {},
-): Promise<Settled & {exitCode: number | undefined; ms: number}> {
-  const t0 = performance.now();
-  const child = execa(
-    process.execPath,
-    [path.join(fixtures, 'call.mjs'), distEntry, name, JSON.stringify(args)],
-    {reject: false, stdin: 'ignore', env, timeout: 60_000},
-  );
-  track(child.pid);
-  const r = await child;
-  const ms = performance.now() - t0;
-  const lines = r.stdout.trim().split('\n');
-  let parsed: Settled;
-  try {
-    parsed = JSON.parse(lines.at(-1)!) as Settled;
-  } catch {
-    throw new Error(`${name}: no JSON answer (exit ${r.exitCode}): ${r.stdout} ${r.stderr}`);
-  }
-
-  return {...parsed, exitCode: r.exitCode, ms};
-}
-
-function resolved(r: Settled): unknown {
-  expect(r.settled, JSON.stringify(r)).toBe('resolved');
-  return (r as {value: unknown}).value;
-}
-
-function rejected(r: Settled, name: string, code?: string) {
-  expect(r.settled, JSON.stringify(r)).toBe('rejected');
-  const e = r as Extract<Settled, {settled: 'rejected'}>;
-  expect(e.name, e.message).toBe(name);
-  if (code !== undefined) {
-    expect(e.code, e.message).toBe(code);
-  }
-
-  return e;
-}
 
 const listening = async (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -250,42 +196,6 @@ describe('command services settle in a fresh process', () => {
     expect(await listening(port)).toBe(true);
     resolved(await call('stopService', [s]));
     expect(await listening(port)).toBe(false);
-  });
-});
-
-describe('systemd services settle in a fresh process (real user manager)', () => {
-  let manager: Manager;
-  const unit = 'pw-fresh.service';
-  const crash = 'pw-fresh-crash.service';
-  const port = testPort();
-
-  beforeAll(() => {
-    manager = startManager();
-    installUnit(manager, unit, {service: [serverExec(['--port', port])]});
-    installUnit(manager, crash, {
-      service: [serverExec(['--crash']), 'Restart=no'],
-    });
-    systemctl('daemon-reload');
-  }, 60_000);
-
-  afterAll(() => {
-    removeUnits(manager, [unit, crash]);
-    manager.stop();
-  });
-
-  it('restartService resolves with the new pid listening; a crashing unit rejects', async () => {
-    const env = {XDG_RUNTIME_DIR: manager.env.XDG_RUNTIME_DIR!};
-    const s = {manager: 'systemd', unit, port};
-    const first = resolved(await call('restartService', [s], env)) as {pid: number};
-    const second = resolved(await call('restartService', [s], env)) as {pid: number};
-    expect(second.pid).not.toBe(first.pid);
-    const failed = await call(
-      'restartService',
-      [{manager: 'systemd', unit: crash, port: testPort()}, {timeout: 5000}],
-      env,
-    );
-    expect(failed.settled).toBe('rejected');
-    expect(['UNIT_FAILED', 'EXITED', 'CRASH_LOOP']).toContain((failed as {code: string}).code);
   });
 });
 
