@@ -44,6 +44,8 @@ The holders are looked up (a /proc scan: milliseconds, more with many processes)
 when the port is still busy after the first polls, which see a quick exit sooner.
 */
 const HOLDER_LOOKUP_AFTER_MS = 10;
+/** How long a listener seen held only by others is trusted to stay so (waitForListening). */
+const FOREIGN_RECHECK_MS = 200;
 
 export type WaitProgress = {
   readonly elapsedMs: number;
@@ -372,15 +374,21 @@ function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
     target = {pid: r.pid, startTime: info.startTime};
   }
 
-  const foreign = new Set<number>(); // inodes held by processes that are not the target's
+  // Inodes held only by other processes, and when that was seen. A socket can be handed to
+  // the target later (launchd check-in, SCM_RIGHTS, a supervisor's fork): each is looked at
+  // again after FOREIGN_RECHECK_MS, not on every poll (an owner scan can take milliseconds).
+  const foreign = new Map<number, number>();
+  const isForeign = (inode: number, now: number) =>
+    now - (foreign.get(inode) ?? Number.NEGATIVE_INFINITY) < FOREIGN_RECHECK_MS;
   let seen: SocketEntry[] = [];
   const backoff = new Backoff();
   for (;;) {
     try {
       const listening = blockersOf((yield* perform(probe(false, []))).sockets, host, false);
+      const now = performance.now();
       if (listening.length === 0) {
         seen = [];
-      } else if (target === undefined || listening.some((e) => !foreign.has(e.inode))) {
+      } else if (target === undefined || listening.some((e) => !isForeign(e.inode, now))) {
         const report = yield* perform(probe(true, target === undefined ? [] : [target.pid]));
         seen = blockersOf(report.sockets, host, false);
         for (const entry of seen) {
@@ -396,7 +404,7 @@ function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
             return entry;
           }
 
-          foreign.add(entry.inode);
+          foreign.set(entry.inode, now);
         }
       }
     } catch (error) {

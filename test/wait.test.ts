@@ -208,6 +208,36 @@ describe('waitForListening', () => {
     expect((error as Error).message).toContain(`LISTEN pid ${l.pid} (node)`);
   });
 
+  it('accepts a listener first held by another process and handed to pid later (check-in)', async () => {
+    // launchd hands a job its Sockets at check-in, not at spawn: the socket's inode is
+    // first held by the manager alone, then by the job too.
+    const port = testPort();
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `process.on('message', (m, server) => { if (m === 'socket') { server.on('connection', (c) => c.end()); process.send('held'); } }); setInterval(() => {}, 1000);`,
+      ],
+      {stdio: ['ignore', 'ignore', 'ignore', 'ipc']},
+    );
+    track(child.pid!);
+    const server = await bindServer(port);
+    try {
+      const waiting = waitForListening(port, {pid: child.pid, timeout: 5000});
+      await sleep(400); // several polls see the manager's listener only
+      const held = new Promise((resolve) => child.once('message', resolve));
+      child.send('socket', server);
+      await held;
+      const entry = await waiting;
+      expect(entry).toMatchObject({state: 'LISTEN', localPort: port});
+      const owners = (entry.owner as Extract<Owner, {status: 'found'}>).processes;
+      expect(owners.map((p) => p.pid)).toContain(child.pid);
+    } finally {
+      server.close();
+      child.kill('SIGKILL');
+    }
+  });
+
   it('without pid: any listener, with its owner; timeout when none', async () => {
     const l = await startListener();
     const entry = await waitForListening(l.port);
