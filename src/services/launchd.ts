@@ -18,7 +18,8 @@ import type {SocketEntry} from '../types.js';
 import {waitForExit, waitForListening} from '../wait.js';
 import {describeExit, runTool, type ToolResult} from './exec.js';
 import {proveFree, refuseIfBusy} from './free.js';
-import {type JobFile, readJobFile} from './plist.js';
+import {heldOnlyBy} from './owners.js';
+import {type JobFile, type JobSocket, readJobFile} from './plist.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {LaunchdServiceSpec, ServiceAction, ServiceResult} from './types.js';
@@ -88,6 +89,8 @@ export const shaFileOf = (plist: string) => `${plist}.portwarden-sha256`;
 class Job {
   readonly domain: string;
   readonly target: string;
+  /** The plist as last read (undefined for a stop without one). */
+  file: JobFile | undefined;
 
   constructor(
     readonly spec: LaunchdServiceSpec,
@@ -177,7 +180,17 @@ class Job {
       );
     }
 
+    this.file = job;
     return job;
+  }
+
+  /**
+  The job's `Sockets` entry for spec.port: launchd then holds the listener across restarts
+  (`kickstart -k` keeps it; bootout closes it) and hands it to each new process.
+  */
+  activatedSocket(): JobSocket | undefined {
+    const port = this.spec.port;
+    return this.file?.sockets.find((s) => s.protocol === 'tcp' && s.port === port);
   }
 
   recordedSha(): string | undefined {
@@ -395,6 +408,8 @@ class Job {
     }
 
     this.trail.add('running', performance.now() - t0, {pid, detail: describeStatus(s)});
+    // launchd is the job's parent (pid 1 on macOS); with Sockets its listener is not a blocker.
+    const manager = this.activatedSocket() === undefined ? undefined : processInfo(pid)?.ppid;
     const changed = previousPid === undefined ? `pid ${pid}` : `pid ${previousPid} → ${pid}`;
     const port = this.spec.port;
     if (port === undefined) {
@@ -411,7 +426,7 @@ class Job {
         signal: this.o.signal,
       });
     } catch (error) {
-      throw await this.explainNotListening(error, pid, port, t1);
+      throw await this.explainNotListening(error, pid, port, t1, manager);
     }
 
     const listener = entry.owner?.status === 'found' ? (entry.owner.processes[0]?.pid ?? pid) : pid;
@@ -431,13 +446,22 @@ class Job {
     pid: number,
     port: number,
     t1: number,
+    manager: number | undefined,
   ): Promise<Error> {
     if (!(error instanceof NotListeningError)) {
       return this.trail.failWith('listening', t1, error);
     }
 
+    // launchd's own listener for the job's Sockets is where the job should get its socket,
+    // not a process in the way.
+    const launchdHeld = error.seen.some((e) => heldOnlyBy(e, manager));
+    const seen = error.seen.filter((e) => !heldOnlyBy(e, manager));
+    const socket = this.activatedSocket();
     const held =
-      error.seen.length > 0 ? `; port ${port} is held by ${describeHolders(error.seen)}` : '';
+      (seen.length > 0 ? `; port ${port} is held by ${describeHolders(seen)}` : '') +
+      (launchdHeld && socket
+        ? `; launchd (pid ${manager}) holds it for the job's Sockets entry '${socket.name}', which the process never took (launch_activate_socket('${socket.name}'), or listenTarget(${port}))`
+        : '');
     let message: string;
     let code: 'EXITED' | 'CRASH_LOOP' | 'NOT_LISTENING' | 'PORT_BUSY';
     if (error.reason === 'exited') {
@@ -446,18 +470,11 @@ class Job {
       code = respawned ? 'CRASH_LOOP' : 'EXITED';
       message = `The job's process ${pid} exited before listening on port ${port} (${describeStatus(s)})${respawned ? '; launchd respawned it (KeepAlive)' : ''}${held}`;
     } else {
-      code = error.seen.length > 0 ? 'PORT_BUSY' : 'NOT_LISTENING';
+      code = seen.length > 0 ? 'PORT_BUSY' : 'NOT_LISTENING';
       message = `${this.target} (pid ${pid}) did not listen on port ${port} within ${this.o.timeout} ms${held}`;
     }
 
-    return this.trail.fail(
-      'listening',
-      t1,
-      code,
-      message,
-      {blockers: error.seen, cause: error},
-      {pid},
-    );
+    return this.trail.fail('listening', t1, code, message, {blockers: seen, cause: error}, {pid});
   }
 
   /** kickstart -k: launchd kills the running instance and starts it again from the loaded plist. */

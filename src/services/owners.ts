@@ -28,6 +28,12 @@ export function ownersOf(entry: SocketEntry): readonly ProcessInfo[] {
   return entry.owner?.status === 'found' ? entry.owner.processes : [];
 }
 
+/** A listener held by `manager` alone: a socket unit's (systemd) or a job's `Sockets` (launchd). */
+export function heldOnlyBy(entry: SocketEntry, manager: number | undefined): boolean {
+  const owners = ownersOf(entry);
+  return manager !== undefined && owners.length > 0 && owners.every((p) => p.pid === manager);
+}
+
 /** Whether `pid` is one of `roots` or descends from one (walks the ppid chain). */
 export function descendsFrom(pid: number, roots: ReadonlySet<number>): boolean {
   let current: number | undefined = pid;

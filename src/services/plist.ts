@@ -161,9 +161,57 @@ export type JobFile = {
   readonly runAtLoad: boolean;
   /** Seconds launchd waits after SIGTERM before SIGKILL (ExitTimeOut, default 20). */
   readonly exitTimeOut: number;
+  /** The `Sockets` launchd creates and holds for the job (socket activation). */
+  readonly sockets: readonly JobSocket[];
   /** sha256 of the file's bytes. */
   readonly sha256: string;
 };
+
+/** One socket of a job's `Sockets` dictionary (launchd.plist(5)). */
+export type JobSocket = {
+  /** The key in `Sockets`: the name the job asks `launch_activate_socket` for. */
+  readonly name: string;
+  readonly protocol: 'tcp' | 'udp' | 'unix';
+  /** `SockServiceName` when it is a port number (a service name is not resolved). */
+  readonly port?: number;
+  /** `SockNodeName`: undefined means every address. */
+  readonly host?: string;
+  /** `SockPathName` of a unix socket. */
+  readonly path?: string;
+};
+
+function jobSocket(name: string, entry: PlistValue): JobSocket | undefined {
+  if (typeof entry !== 'object' || Array.isArray(entry)) {
+    return undefined;
+  }
+
+  if (typeof entry.SockPathName === 'string') {
+    return {name, protocol: 'unix', path: entry.SockPathName};
+  }
+
+  // SockType stream (the default) is TCP, dgram UDP; SockProtocol can say so too.
+  const dgram = entry.SockType === 'dgram' || entry.SockProtocol === 'UDP';
+  const service = entry.SockServiceName;
+  const port =
+    typeof service === 'number' ? service : /^\d+$/.test(String(service)) ? Number(service) : NaN;
+  return {
+    name,
+    protocol: dgram ? 'udp' : 'tcp',
+    ...(Number.isInteger(port) && port >= 1 && port <= 65_535 ? {port} : {}),
+    ...(typeof entry.SockNodeName === 'string' ? {host: entry.SockNodeName} : {}),
+  };
+}
+
+/** Every socket of `Sockets`: each value is one socket dictionary or an array of them. */
+export function jobSockets(sockets: PlistValue | undefined): JobSocket[] {
+  if (typeof sockets !== 'object' || Array.isArray(sockets)) {
+    return [];
+  }
+
+  return Object.entries(sockets).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).flatMap((entry) => jobSocket(name, entry) ?? []),
+  );
+}
 
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -202,6 +250,7 @@ export async function readJobFile(trail: Trail, file: string): Promise<JobFile> 
     keepAlive: keepAlive === true || (typeof keepAlive === 'object' && !Array.isArray(keepAlive)),
     runAtLoad: root.RunAtLoad === true,
     exitTimeOut: typeof root.ExitTimeOut === 'number' ? root.ExitTimeOut : 20,
+    sockets: jobSockets(root.Sockets),
     sha256: sha256(bytes),
   };
 }

@@ -11,7 +11,7 @@ import {terminate} from '../terminate.js';
 import type {SocketEntry} from '../types.js';
 import {waitForPortFree} from '../wait.js';
 import {describeExit, runTool, type ToolResult} from './exec.js';
-import {cgroupPids, descendsFrom, listeners, ownersOf} from './owners.js';
+import {cgroupPids, descendsFrom, heldOnlyBy, listeners, ownersOf} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
@@ -293,12 +293,6 @@ class Unit {
     return this.managerPid === 0 ? undefined : this.managerPid;
   }
 
-  /** A listener held by the service manager alone: the socket unit's. */
-  static heldByManager(entry: SocketEntry, manager: number | undefined): boolean {
-    const owners = ownersOf(entry);
-    return manager !== undefined && owners.length > 0 && owners.every((p) => p.pid === manager);
-  }
-
   /**
 	After `systemctl stop` of a socket-activated unit: the port stays listening by the socket
 	unit (the manager); other holders are strays (waited for briefly, then reported, or
@@ -311,7 +305,7 @@ class Unit {
     let killed = false;
     for (let pause = 5; ; pause = Math.min(pause * 2, MAX_PROBE_PAUSE_MS)) {
       const entries = await listeners(port, this.o.host, [], this.o.signal);
-      const strays = entries.filter((e) => !Unit.heldByManager(e, manager));
+      const strays = entries.filter((e) => !heldOnlyBy(e, manager));
       if (strays.length === 0) {
         const detail =
           entries.length === 0
@@ -416,7 +410,7 @@ class Unit {
           }
 
           // The socket unit's listener before the new main process holds it: not a stray.
-          if (!Unit.heldByManager(entry, manager)) {
+          if (!heldOnlyBy(entry, manager)) {
             strays.push(entry);
           }
         }
@@ -491,8 +485,7 @@ class Unit {
     const cgroup = cgroupPids(s.controlGroup);
     const manager = await this.socketManager(s);
     const foreign = entries.filter(
-      (e) =>
-        !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)) && !Unit.heldByManager(e, manager),
+      (e) => !ownersOf(e).some((p) => this.belongs(p.pid, s, cgroup)) && !heldOnlyBy(e, manager),
     );
     if (foreign.length > 0) {
       const message = `Refusing to start ${this.unit}: port ${port} is held by ${describeHolders(foreign)}, which is not part of the unit`;
@@ -503,7 +496,7 @@ class Unit {
       detail:
         entries.length === 0
           ? `port ${port} free`
-          : entries.some((e) => Unit.heldByManager(e, manager))
+          : entries.some((e) => heldOnlyBy(e, manager))
             ? `port ${port} listening by its socket unit (socket activation)`
             : 'the unit already listens',
     });

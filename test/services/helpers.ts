@@ -32,7 +32,13 @@ export const stepNames = (r: {steps: readonly {step: string}[]}) => r.steps.map(
 
 /** The pid that owns the LISTEN socket on the port, if a probe finds one. */
 export async function listenerPid(port: number): Promise<number | undefined> {
+  return (await listenerPids(port))[0];
+}
+
+/** Every process holding the port's listening socket(s). */
+export async function listenerPids(port: number): Promise<number[]> {
   const report = await probePort(port, {states: 'listen'});
-  const owner = report.sockets.find((e) => e.state === 'LISTEN')?.owner;
-  return owner?.status === 'found' ? owner.processes[0]?.pid : undefined;
+  return report.sockets.flatMap((e) =>
+    e.state === 'LISTEN' && e.owner?.status === 'found' ? e.owner.processes.map((p) => p.pid) : [],
+  );
 }

@@ -14,9 +14,11 @@ import {
   stopService,
   type LaunchdServiceSpec,
 } from '../../src/index.js';
-import {fixtures, startListener, track} from '../helpers.js';
+// @ts-expect-error a plain ESM script without types
+import {clientLoop} from '../../scripts/load-client.mjs';
+import {fixtures, sleep, startListener, track} from '../helpers.js';
 import {testPort} from '../ports.js';
-import {events, listenerPid, rejection, stepNames} from './helpers.js';
+import {events, listenerPid, listenerPids, rejection, stepNames} from './helpers.js';
 import {median} from './systemd-manager.js';
 
 const real = process.env.PORTWARDEN_REAL_LAUNCHCTL === '1';
@@ -378,6 +380,93 @@ describe('launchd: start, stop, restart', () => {
     expect(error.message).toContain(`pid ${stranger.pid}`);
     expect(error.steps.map((s) => s.step)).toEqual(['status', 'port-check']);
     expect(launchctl('print', `${domain}/${j.label}`).status).toBe(113);
+  });
+});
+
+describe('launchd: a job with Sockets (socket activation)', () => {
+  /** A plist for serve-app.mjs (an HTTP server on listenTarget(port)) with a Sockets entry. */
+  function socketJob(program: string[], port = testPort()): Job {
+    const label = `dev.portwarden.test.${process.pid}.${++counter}`;
+    const plist = path.join(work, `${label}.plist`);
+    const events = path.join(work, `${label}.events`);
+    writeFileSync(
+      plist,
+      `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0">${xml({
+        Label: label,
+        ProgramArguments: program,
+        EnvironmentVariables: {SERVE_APP_EVENTS: events},
+        Sockets: {Listeners: {SockServiceName: String(port), SockNodeName: '127.0.0.1'}},
+        RunAtLoad: true,
+      })}</plist>\n`,
+    );
+    labels.add(label);
+    return {spec: {manager: 'launchd', label, plist, domain, port}, label, plist, events, port};
+  }
+
+  const RESTARTS = 10;
+
+  test(`launchd holds the listener across kickstart -k: ${RESTARTS} restarts under a request loop refuse nothing`, async () => {
+    const port = testPort();
+    const j = socketJob(
+      [process.execPath, path.join(fixtures, 'serve-app.mjs'), String(port)],
+      port,
+    );
+    const started = await startService(j.spec);
+    // The job holds launchd's listener (a second owner of the same socket), not its own.
+    const owners = await listenerPids(port);
+    expect(owners).toContain(started.pid);
+    expect(owners.length).toBe(2);
+
+    let restarting = true;
+    const loop = clientLoop({
+      port,
+      intervalMs: 2,
+      maxMs: 60_000,
+      maxRequests: 20_000,
+      until: () => !restarting,
+    }) as Promise<{requests: number; failures: unknown[]; pids: Map<number, number>}>;
+    const pids = new Set([started.pid]);
+    try {
+      for (let i = 0; i < RESTARTS; i++) {
+        await sleep(150);
+        const result = await restartService(j.spec);
+        expect(stepNames(result)).toEqual(['status', 'kickstart', 'running', 'listening']);
+        expect(pids.has(result.pid!)).toBe(false);
+        pids.add(result.pid!);
+      }
+
+      await sleep(150);
+    } finally {
+      restarting = false;
+    }
+
+    const result = await loop;
+    console.log(
+      `launchd Sockets load run: ${JSON.stringify({requests: result.requests, failed: result.failures.length, distinctPids: result.pids.size})}`,
+    );
+    expect(result.failures).toEqual([]);
+    expect(result.requests).toBeGreaterThan(200);
+    expect(result.pids.size).toBe(RESTARTS + 1);
+
+    // bootout closes launchd's listener: stop proves the port free.
+    const stopped = await stopService(j.spec);
+    expect(stopped.summary).toContain(`port ${port} free`);
+    expect((await checkPort(port)).status).toBe('free');
+  }, 120_000);
+
+  test("a process that never takes launchd's socket is NOT_LISTENING, and launchd's listener is no blocker", async () => {
+    const port = testPort();
+    // Closes the socket it was given (on macOS: never calls launch_activate_socket).
+    const j = socketJob(
+      [process.execPath, '-e', "require('fs').closeSync(3); setInterval(() => {}, 1000)"],
+      port,
+    );
+    const error = await rejection(startService(j.spec, {timeout: 1500}));
+    expect(error.code).toBe('NOT_LISTENING');
+    expect(error.blockers).toEqual([]);
+    expect(error.message).toContain(
+      `launchd (pid ${(await listenerPids(port))[0]}) holds it for the job's Sockets entry 'Listeners', which the process never took (launch_activate_socket('Listeners'), or listenTarget(${port}))`,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 // Pure parsers of the service layer: systemctl show, launchctl print, XML plists.
 import {describe, expect, test} from 'vitest';
 import {parsePrint} from '../../src/services/launchd.js';
-import {parsePlist} from '../../src/services/plist.js';
+import {jobSockets, parsePlist} from '../../src/services/plist.js';
 import {parseShow} from '../../src/services/systemd.js';
 
 describe('parseShow', () => {
@@ -111,5 +111,27 @@ describe('parsePlist', () => {
     expect(() => parsePlist('<plist><dict><key>a</key><foo/></dict></plist>')).toThrow(
       'unsupported element <foo>',
     );
+  });
+});
+
+describe('jobSockets', () => {
+  test('each Sockets value is one socket dictionary or an array of them', () => {
+    const root = parsePlist(`<plist><dict><key>Sockets</key><dict>
+  <key>Listeners</key><dict><key>SockServiceName</key><string>8080</string><key>SockNodeName</key><string>127.0.0.1</string></dict>
+  <key>Both</key><array>
+    <dict><key>SockServiceName</key><integer>53</integer><key>SockType</key><string>dgram</string></dict>
+    <dict><key>SockServiceName</key><string>http</string></dict>
+  </array>
+  <key>Unix</key><dict><key>SockPathName</key><string>/tmp/a.sock</string></dict>
+  <key>Bad</key><string>not a dictionary</string>
+</dict></dict></plist>`) as {Sockets: never};
+    expect(jobSockets(root.Sockets)).toEqual([
+      {name: 'Listeners', protocol: 'tcp', port: 8080, host: '127.0.0.1'},
+      {name: 'Both', protocol: 'udp', port: 53},
+      {name: 'Both', protocol: 'tcp'}, // a service name is not resolved: no port
+      {name: 'Unix', protocol: 'unix', path: '/tmp/a.sock'},
+    ]);
+    expect(jobSockets(undefined)).toEqual([]);
+    expect(jobSockets(['x'])).toEqual([]);
   });
 });
