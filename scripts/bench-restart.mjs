@@ -1,20 +1,20 @@
-// Restart overhead against a real systemd user manager (scripts/systemd-user.sh): portwarden's
+// Restart overhead against a real systemd user manager (scripts/systemd-user.mjs): portwarden's
 // restartService next to what a careful script does without it (`systemctl --user restart`,
 // then waitForListening), and the CLI `restart` as a whole process. A unit that binds at once.
 // Needs systemd and a checkout (the manager script is not shipped): otherwise it is skipped.
 //
 //   import {measureRestart} from './bench-restart.mjs';
 //   const {rows, skipped} = await measureRestart({rounds: 15});
-import {execFile, execFileSync, spawn} from 'node:child_process';
-import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
+import {execFile, spawn} from 'node:child_process';
+import {writeFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import {restartService, waitForListening} from '../dist/index.js';
+import {startUserManager, userManagerUnavailable} from './systemd-user.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const script = path.join(root, 'scripts', 'systemd-user.sh');
 const bin = path.join(root, 'dist', 'bundle', 'bin.js');
 const run = promisify(execFile);
 
@@ -46,36 +46,14 @@ function timeProcess(file, args, env) {
 }
 
 export async function measureRestart({rounds}) {
-  const systemd = ['/lib/systemd/systemd', '/usr/lib/systemd/systemd'].find((p) => existsSync(p));
-  if (process.platform !== 'linux' || !systemd || !existsSync(script)) {
-    return {rows: [], skipped: 'needs Linux, systemd and a checkout (scripts/systemd-user.sh)'};
-  }
+  const skipped = userManagerUnavailable();
+  if (skipped) return {rows: [], skipped};
 
-  let state;
-  const saved = process.env.XDG_RUNTIME_DIR;
+  const manager = startUserManager();
   try {
-    const out = execFileSync('bash', [script, 'start'], {encoding: 'utf8', timeout: 30_000});
-    const env = Object.fromEntries(
-      out
-        .trim()
-        .split('\n')
-        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    );
-    state = env.SYSTEMD_USER_STATE;
-    process.env.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
-    const childEnv = {...process.env, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR};
-    delete childEnv.DBUS_SESSION_BUS_ADDRESS;
-    try {
-      execFileSync('systemctl', ['--user', 'is-system-running', '--wait'], {
-        env: childEnv,
-        stdio: 'ignore',
-        timeout: 30_000,
-      });
-    } catch {} // 'degraded' exits non-zero and is fine
-
+    const {env, unitDir} = manager;
+    const childEnv = {...process.env};
     const port = await freePort();
-    const unitDir = path.join(env.XDG_CONFIG_HOME, 'systemd', 'user');
-    mkdirSync(unitDir, {recursive: true});
     const server = path.join(env.XDG_CONFIG_HOME, 'bench-server.cjs');
     writeFileSync(
       server,
@@ -142,8 +120,6 @@ export async function measureRestart({rounds}) {
     }));
     return {rows};
   } finally {
-    if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
-    else process.env.XDG_RUNTIME_DIR = saved;
-    if (state) execFileSync('bash', [script, 'stop', state], {timeout: 30_000});
+    manager.stop();
   }
 }

@@ -2,20 +2,21 @@
 // Restarts under load: requests failed per restart, and restart latency, for
 // (a) `portwarden serve` reloads (the listener is handed over, never closed),
 // (b) with --systemd: restartService on a socket-activated systemd service (a .socket unit
-//     holds the port) under a private user manager (scripts/systemd-user.sh; root), and
+//     holds the port) under a private user manager (scripts/systemd-user.mjs; root), and
 // (c) restartService on stop/start commands (the control: the port is closed between the
 //     old and the new process, proven free, then proven listening).
 // A sequential HTTP client on 127.0.0.1 (fresh connection every ~2 ms) runs throughout.
 //
 //   node scripts/bench-serve.mjs [--restarts 20] [--systemd] [--json]
-import {execFileSync, spawn} from 'node:child_process';
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {spawn} from 'node:child_process';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {parseArgs} from 'node:util';
 import {restartService, startService, stopService} from '../dist/index.js';
 import {clientLoop} from './load-client.mjs';
+import {startUserManager, systemctl} from './systemd-user.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const {values: flags} = parseArgs({
@@ -165,25 +166,9 @@ async function benchStopStart() {
 
 async function benchSystemdSocket() {
   const port = nextPort++;
-  const script = path.join(root, 'scripts', 'systemd-user.sh');
-  const out = execFileSync('bash', [script, 'start'], {encoding: 'utf8', timeout: 30_000});
-  const env = Object.fromEntries(
-    out
-      .trim()
-      .split('\n')
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-  const saved = process.env.XDG_RUNTIME_DIR;
-  process.env.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
-  const systemctl = (...args) =>
-    execFileSync('systemctl', ['--user', '--no-pager', ...args], {encoding: 'utf8'});
+  const manager = startUserManager();
   try {
-    try {
-      systemctl('is-system-running', '--wait');
-    } catch {}
-
-    const unitDir = path.join(env.XDG_CONFIG_HOME, 'systemd', 'user');
-    mkdirSync(unitDir, {recursive: true});
+    const {unitDir} = manager;
     writeFileSync(
       path.join(unitDir, 'pw-bench.socket'),
       `[Socket]\nListenStream=127.0.0.1:${port}\n`,
@@ -211,12 +196,7 @@ async function benchSystemdSocket() {
     await stopService(spec, {timeout: 20_000});
     return summary('restartService, systemd .socket + Type=notify service', result, latencies);
   } finally {
-    execFileSync('bash', [script, 'stop', env.SYSTEMD_USER_STATE], {timeout: 30_000});
-    if (saved === undefined) {
-      delete process.env.XDG_RUNTIME_DIR;
-    } else {
-      process.env.XDG_RUNTIME_DIR = saved;
-    }
+    manager.stop();
   }
 }
 

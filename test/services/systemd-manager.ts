@@ -1,10 +1,10 @@
-// A private systemd user manager for the tests (scripts/systemd-user.sh), and unit files.
+// A private systemd user manager for the tests (scripts/systemd-user.mjs), and unit files.
 import {execFileSync} from 'node:child_process';
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
+// @ts-expect-error a plain ESM script without types
+import {startUserManager, systemctl as systemctlScript} from '../../scripts/systemd-user.mjs';
 import {fixtures, repoRoot as root} from '../helpers.js';
-
-const script = path.join(root, 'scripts', 'systemd-user.sh');
 
 export type Manager = {
   env: Record<string, string>;
@@ -12,67 +12,14 @@ export type Manager = {
   stop(): void;
 };
 
-const ENV_KEYS = ['XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'DBUS_SESSION_BUS_ADDRESS'];
-
 /**
 Starts the manager and points this process's environment at it (systemctl --user reads
 XDG_RUNTIME_DIR); `stop()` restores the environment and stops exactly that manager.
 */
-export function startManager(): Manager {
-  const out = execFileSync('bash', [script, 'start'], {encoding: 'utf8', timeout: 30_000});
-  const env: Record<string, string> = {};
-  for (const line of out.trim().split('\n')) {
-    const eq = line.indexOf('=');
-    env[line.slice(0, eq)] = line.slice(eq + 1);
-  }
-
-  const saved = new Map(ENV_KEYS.map((k) => [k, process.env[k]]));
-  process.env.XDG_RUNTIME_DIR = env.XDG_RUNTIME_DIR;
-  delete process.env.DBUS_SESSION_BUS_ADDRESS;
-  // Wait until the manager finished starting up ('degraded' = some default unit failed: fine).
-  let state = '';
-  try {
-    state = execFileSync('systemctl', ['--user', 'is-system-running', '--wait'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    state = String((error as {stdout?: string}).stdout ?? '');
-  }
-
-  if (!/running|degraded/.test(state)) {
-    execFileSync('bash', [script, 'stop', env.SYSTEMD_USER_STATE!], {timeout: 30_000});
-    throw new Error(`the systemd user manager did not start: is-system-running says ${state}`);
-  }
-
-  const unitDir = path.join(env.XDG_CONFIG_HOME!, 'systemd', 'user');
-  mkdirSync(unitDir, {recursive: true});
-  return {
-    env,
-    unitDir,
-    stop() {
-      for (const [k, v] of saved) {
-        if (v === undefined) {
-          delete process.env[k];
-        } else {
-          process.env[k] = v;
-        }
-      }
-
-      execFileSync('bash', [script, 'stop', env.SYSTEMD_USER_STATE!], {timeout: 30_000});
-    },
-  };
-}
+export const startManager = startUserManager as () => Manager;
 
 /** `systemctl --user ...` against the test manager; returns stdout, throws on failure. */
-export function systemctl(...args: string[]): string {
-  return execFileSync('systemctl', ['--user', '--no-pager', ...args], {
-    encoding: 'utf8',
-    timeout: 30_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
+export const systemctl = systemctlScript as (...args: string[]) => string;
 
 export function showProps(unit: string): Record<string, string> {
   const out = systemctl(
