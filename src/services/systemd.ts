@@ -352,23 +352,47 @@ class Unit {
 	After a start/restart job: waits until the unit listens on the port (or, without a
 	port, is active), ending early when the unit fails or crash-loops.
 	*/
-  async awaitUp(previousPid: number): Promise<ServiceResult> {
+  async awaitUp(before: UnitState): Promise<ServiceResult> {
     const t0 = performance.now();
     const deadline = t0 + this.o.timeout;
-    let s = await this.show();
-    const baseline = s.nRestarts;
+    const previousPid = before.mainPid;
+    // The state after the job is read while the first probes run (a systemctl run takes
+    // longer than a server takes to start listening, often). Until it is in, the unit's
+    // cgroup and socket units are those of `before` (they do not change across a restart).
+    let s = before;
+    let baseline: number | undefined;
+    let fresh: Promise<UnitState> | undefined = this.show();
+    const take = (state: UnitState) => {
+      if (fresh !== undefined) {
+        s = state;
+        baseline = state.nRestarts;
+        fresh = undefined;
+      }
+    };
+
+    fresh.then(take, () => {}); // a failed show is rethrown by settle()
+    const settle = async () => {
+      if (fresh !== undefined) {
+        take(await fresh);
+      }
+    };
+
     let nextShow = performance.now() + STATE_POLL_MS;
     let pause = 5;
     let strays: SocketEntry[] = [];
     let polls = 0;
     const port = this.spec.port;
-    const manager = port === undefined ? undefined : await this.socketManager(s);
+    const manager = port === undefined ? undefined : await this.socketManager(before);
     const changed = (pid: number) =>
       previousPid > 0 && pid !== previousPid ? `pid ${previousPid} → ${pid}` : `pid ${pid}`;
 
     for (;;) {
       this.trail.signal?.throwIfAborted();
-      const failure = this.failure(s, baseline);
+      if (port === undefined) {
+        await settle();
+      }
+
+      const failure = fresh === undefined ? this.failure(s, baseline) : undefined;
       if (failure) {
         throw this.trail.failWith('listening', t0, failure);
       }
@@ -395,8 +419,12 @@ class Unit {
           // The owner may be invisible (another user's unit without root): then an active
           // unit whose port is listening is the best proof there is.
           const invisible =
-            entry.owner?.status === 'unknown' && s.activeState === 'active' && s.mainPid > 0;
+            fresh === undefined &&
+            entry.owner?.status === 'unknown' &&
+            s.activeState === 'active' &&
+            s.mainPid > 0;
           if (mine || invisible) {
+            await settle(); // the job's own state, and any show error, before the answer
             const pid = mine?.pid ?? s.mainPid;
             this.trail.add('listening', performance.now() - t0, {
               pid,
@@ -418,6 +446,7 @@ class Unit {
 
       const now = performance.now();
       if (now >= deadline) {
+        await settle();
         const held =
           strays.length > 0
             ? `; the port is held outside the unit: ${describeHolders(strays)}`
@@ -434,7 +463,7 @@ class Unit {
 
       await sleep(Math.min(pause, deadline - now), this.trail.signal);
       pause = Math.min(pause * 2, MAX_PROBE_PAUSE_MS);
-      if (performance.now() >= nextShow || port === undefined) {
+      if (fresh === undefined && (performance.now() >= nextShow || port === undefined)) {
         s = await this.show();
         nextShow = performance.now() + STATE_POLL_MS;
       }
@@ -527,7 +556,7 @@ export async function systemdService(
     }
 
     await unit.job(action, before);
-    return await unit.awaitUp(before.mainPid);
+    return await unit.awaitUp(before);
   } catch (error) {
     throw trail.wrap(error);
   }
