@@ -3,7 +3,6 @@ Just enough of a property-list reader for launchd job files: XML plists (dict, a
 key, string, integer, real, true, false, date, data). Binary plists are converted with
 `plutil` on macOS first.
 */
-import {createHash} from 'node:crypto';
 import {builtin} from '../builtin.js';
 import {runTool} from './exec.js';
 import type {Trail} from './trail.js';
@@ -214,7 +213,7 @@ export function jobSockets(sockets: PlistValue | undefined): JobSocket[] {
 }
 
 export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return builtin.crypto().createHash('sha256').update(data).digest('hex');
 }
 
 /** Reads and parses a job's plist; throws an Error naming the problem. */
