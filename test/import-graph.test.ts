@@ -113,6 +113,14 @@ describe('import graph', () => {
     ]);
   });
 
+  it('a service call (the CLI restart) loads only the builtins it uses: child_process via builtin.ts', () => {
+    for (const manager of ['systemd', 'launchd', 'command']) {
+      const g = graph(path.join(src, 'services', `${manager}.ts`));
+      expect(g.files).toContain('services/exec.ts');
+      expect(g.external.filter((s) => !LIGHT_BUILTINS.includes(s))).toEqual([]);
+    }
+  });
+
   it('the graph walker sees static imports and skips type-only ones (a control)', () => {
     const g = graph(path.join(src, 'services', 'command.ts'));
     expect(g.files).toContain('services/group.ts');
