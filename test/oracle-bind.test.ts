@@ -159,7 +159,7 @@ type Disagreement = {
   blockers?: unknown;
 };
 
-// Linux bind semantics (BSD's differ, see platform-apis §6).
+// Linux bind semantics (inet_csk_bind_conflict in net/ipv4/inet_connection_sock.c; BSD's differ).
 describe.runIf(process.platform === 'linux')('probe vs bind oracle', () => {
   let helpers: Helper[] = [];
   const sleeps = new Set<ChildProcess>();

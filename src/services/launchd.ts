@@ -1,5 +1,6 @@
 /*
-launchd through `launchctl` (platform-apis.md §5.1).
+launchd through `launchctl` (launchctl(1), launchd.plist(5); test/fixtures/launchctl-sim
+reproduces its asynchronous bootout and bootstrap errors).
 - Restart with the plist unchanged since we bootstrapped it (its sha256, recorded at
   bootstrap time in `<plist>.portwarden-sha256`, equals the file's): `kickstart -k`,
   then wait until a new pid listens.
