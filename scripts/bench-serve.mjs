@@ -8,6 +8,7 @@
 // A sequential HTTP client on 127.0.0.1 (fresh connection every ~2 ms) runs throughout.
 //
 //   node scripts/bench-serve.mjs [--restarts 20] [--systemd] [--json]
+//   import {measureUnderLoad} from './bench-serve.mjs'  (npm run bench: its last section)
 import {spawn} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
@@ -19,14 +20,6 @@ import {clientLoop} from './load-client.mjs';
 import {startUserManager, systemctl} from './systemd-user.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const {values: flags} = parseArgs({
-  options: {
-    restarts: {type: 'string', default: '20'},
-    systemd: {type: 'boolean', default: false},
-    json: {type: 'boolean', default: false},
-  },
-});
-const RESTARTS = Number(flags.restarts);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values) => {
   const s = [...values].sort((a, b) => a - b);
@@ -51,9 +44,6 @@ server.listen(listenTarget(port, {host: '127.0.0.1'}), () => {
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'portwarden-bench-serve-'));
-const app = path.join(dir, 'app.mjs');
-writeFileSync(app, APP);
 let nextPort = 17_300 + Math.floor(Math.random() * 500);
 
 function summary(name, loop, latencies) {
@@ -71,7 +61,7 @@ function summary(name, loop, latencies) {
   };
 }
 
-async function benchServe() {
+async function benchServe({dir, app, restarts}) {
   const port = nextPort++;
   const child = spawn(
     process.execPath,
@@ -118,7 +108,7 @@ async function benchServe() {
   let running = true;
   const loop = clientLoop({port, maxMs: 60_000, until: () => !running});
   const latencies = [];
-  for (let i = 0; i < RESTARTS; i++) {
+  for (let i = 0; i < restarts; i++) {
     await sleep(300);
     const from = events.length;
     child.kill('SIGHUP');
@@ -134,7 +124,7 @@ async function benchServe() {
   return summary('portwarden serve (reload: hand the listener over)', result, latencies);
 }
 
-async function benchStopStart() {
+async function benchStopStart({dir, app, restarts}) {
   const port = nextPort++;
   const pidFile = path.join(dir, 'plain.pid');
   const spec = {
@@ -147,7 +137,7 @@ async function benchStopStart() {
   let running = true;
   const loop = clientLoop({port, maxMs: 60_000, until: () => !running});
   const latencies = [];
-  for (let i = 0; i < RESTARTS; i++) {
+  for (let i = 0; i < restarts; i++) {
     await sleep(300);
     const r = await restartService(spec, {timeout: 20_000});
     latencies.push(r.ms);
@@ -164,7 +154,7 @@ async function benchStopStart() {
   );
 }
 
-async function benchSystemdSocket() {
+async function benchSystemdSocket({app, restarts}) {
   const port = nextPort++;
   const manager = startUserManager();
   try {
@@ -184,7 +174,7 @@ async function benchSystemdSocket() {
     let running = true;
     const loop = clientLoop({port, maxMs: 60_000, until: () => !running});
     const latencies = [];
-    for (let i = 0; i < RESTARTS; i++) {
+    for (let i = 0; i < restarts; i++) {
       await sleep(300);
       const r = await restartService(spec, {timeout: 20_000});
       latencies.push(r.ms);
@@ -200,18 +190,43 @@ async function benchSystemdSocket() {
   }
 }
 
-try {
-  const rows = [await benchServe()];
-  if (flags.systemd) {
-    rows.push(await benchSystemdSocket());
-  }
+/**
+The three paths (systemd only when asked and possible), `restarts` restarts each: one row
+per path {path, restarts, requests, failed, failedPerRestart, failureCodes, distinctPids,
+restartMsMedian, restartMsMax, seconds}.
+*/
+export async function measureUnderLoad({restarts = 20, systemd = false} = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'portwarden-bench-serve-'));
+  const ctx = {dir, app: path.join(dir, 'app.mjs'), restarts};
+  writeFileSync(ctx.app, APP);
+  try {
+    const rows = [await benchServe(ctx)];
+    if (systemd) {
+      rows.push(await benchSystemdSocket(ctx));
+    }
 
-  rows.push(await benchStopStart());
+    rows.push(await benchStopStart(ctx));
+    return rows;
+  } finally {
+    rmSync(dir, {recursive: true, force: true});
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const {values: flags} = parseArgs({
+    options: {
+      restarts: {type: 'string', default: '20'},
+      systemd: {type: 'boolean', default: false},
+      json: {type: 'boolean', default: false},
+    },
+  });
+  const restarts = Number(flags.restarts);
+  const rows = await measureUnderLoad({restarts, systemd: flags.systemd});
   if (flags.json) {
     console.log(JSON.stringify(rows, null, 2));
   } else {
     console.log(
-      `Restarts under load: ${RESTARTS} restarts each, sequential GETs on 127.0.0.1 every ~2 ms\n`,
+      `Restarts under load: ${restarts} restarts each, sequential GETs on 127.0.0.1 every ~2 ms\n`,
     );
     console.log(
       '| path | requests | failed | failed / restart | distinct pids | restart ms (median / max) |',
@@ -223,6 +238,4 @@ try {
       );
     }
   }
-} finally {
-  rmSync(dir, {recursive: true, force: true});
 }

@@ -17,6 +17,8 @@ import * as portwarden from '../dist/index.js';
 import {renderSvg} from './bench-svg.mjs';
 import {measureColdStart} from './bench-cold.mjs';
 import {measureRestart} from './bench-restart.mjs';
+import {measureUnderLoad} from './bench-serve.mjs';
+import {userManagerUnavailable} from './systemd-user.mjs';
 import {measureReaction} from './bench-wait.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -382,6 +384,41 @@ async function measureRestartRows(results) {
   }
 }
 
+/**
+Restarts under a request loop (scripts/bench-serve.mjs): serve reloads, a socket-activated
+systemd service (where a private user manager can run), and plain stop/start as the control.
+Not in --quick.
+*/
+async function measureUnderLoadRows(results) {
+  if (quick) {
+    console.error('  restarts under load: skipped in --quick');
+    return;
+  }
+
+  const noSystemd =
+    userManagerUnavailable() ?? (process.getuid?.() === 0 ? undefined : 'needs root');
+  if (noSystemd) {
+    console.error(`  restarts under load: systemd path skipped (${noSystemd})`);
+  }
+
+  const restarts = 20;
+  for (const row of await measureUnderLoad({restarts, systemd: noSystemd === undefined})) {
+    const codes = row.failureCodes.length > 0 ? ` ${row.failureCodes.join(', ')}` : '';
+    const result = {
+      scale: 'restarts under load',
+      operation: 'restart latency',
+      method: row.path,
+      medianUs: row.restartMsMedian * 1000,
+      note: `${row.failed}${codes} failed of ${row.requests} requests, ${row.failedPerRestart.toFixed(1)} per restart, ${row.distinctPids} pids, ${restarts} restarts`,
+      ...(row.path.startsWith('restartService, command') ? {baseline: true} : {}),
+    };
+    results.push(result);
+    console.error(
+      `  under load: ${row.path.padEnd(44)} ${formatUs(result.medianUs)} (${result.note})`,
+    );
+  }
+}
+
 function formatUs(us) {
   if (us < 1000) return `${us.toFixed(1)} µs`;
   if (us < 1_000_000) return `${(us / 1000).toFixed(2)} ms`;
@@ -428,6 +465,7 @@ for (const scale of SCALES) await measureScale(scale, peers, results);
 await measureReactionRows(results);
 await measureColdRows(results);
 await measureRestartRows(results);
+await measureUnderLoadRows(results);
 const info = machine();
 const md = markdown(results, info);
 mkdirSync(outDir, {recursive: true});
