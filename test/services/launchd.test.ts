@@ -167,11 +167,13 @@ describe.runIf(simulated)('launchctl simulator', () => {
     expect(launchctl('bootout', `${domain}/dev.portwarden.none`).status).toBe(3);
     const j = await job([]);
     const {spawn} = await import('node:child_process');
+    // Each bootstrap holds the label for 1.5 s: the two overlap even on a loaded machine.
+    const env = {...process.env, LAUNCHCTL_SIM_BOOTSTRAP_MS: '1500'};
     const codes = await Promise.all(
       [0, 1].map(
         async () =>
           new Promise<number | null>((resolve) => {
-            spawn('launchctl', ['bootstrap', domain, j.plist], {stdio: 'ignore'}).on(
+            spawn('launchctl', ['bootstrap', domain, j.plist], {stdio: 'ignore', env}).on(
               'exit',
               resolve,
             );
