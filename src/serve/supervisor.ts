@@ -262,7 +262,7 @@ async function openListener(
     let blockers: SocketEntry[] = [];
     try {
       const report = await probePort(r.port, {states: 'listen', owners: true});
-      blockers = blockersOf(report.sockets, r.host, false);
+      blockers = blockersOf(report.sockets, r.host, 'listen');
     } catch {}
 
     const who =

@@ -21,7 +21,7 @@ export async function listeners(
     candidates: candidates.filter((pid) => pid > 0),
     signal,
   });
-  return blockersOf(report.sockets, host, false);
+  return blockersOf(report.sockets, host, 'listen');
 }
 
 export function ownersOf(entry: SocketEntry): readonly ProcessInfo[] {

@@ -64,7 +64,7 @@ async function expectUnknown(expected: Expected, fake?: Fake) {
   const statuses: PortStatus[] = [
     checkPortSync(PORT, options),
     await checkPort(PORT, options),
-    checkPortSync(PORT, {...options, strict: true, host: '127.0.0.1'}),
+    checkPortSync(PORT, {...options, states: 'all', host: '127.0.0.1'}),
   ];
   for (const status of statuses) {
     expect(status).toMatchObject({status: 'unknown', backend: 'lsof', ...expected});
@@ -394,11 +394,11 @@ describe('the lsof backend parses -F output', () => {
     expect((await probePort(PORT, {backend: 'lsof'})).sockets).toEqual(report.sockets);
   });
 
-  it('an UNKNOWN state is a socket: busy for a strict check, not a listener for a default one', async () => {
+  it('an UNKNOWN state is a socket: busy for states: all, not a listener for a default one', async () => {
     fakeLsof(
       `cat <<'EOF'\np99999901\ncnode\nu0\nf3\ntIPv4\nPTCP\nn127.0.0.1:${PORT}->127.0.0.1:51000\nTST=UNKNOWN_TCP_STATE_12\nEOF`,
     );
-    expect(checkPortSync(PORT, {backend: 'lsof', strict: true})).toMatchObject({
+    expect(checkPortSync(PORT, {backend: 'lsof', states: 'all'})).toMatchObject({
       status: 'busy',
       blockers: [{state: 'UNKNOWN', remotePort: 51_000}],
     });
