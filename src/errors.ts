@@ -1,8 +1,11 @@
-import type {PidFileHolder} from './types.js';
-import type {BackendName, ServiceManager, ServiceStep, SocketEntry} from './types.js';
-
-/** A `TerminateResult` (declared in terminate.ts; errors.ts imports no feature module). */
-type TerminateResultLike = {readonly pid: number; readonly status: string};
+import type {
+  BackendName,
+  PidFileHolder,
+  ServiceManager,
+  ServiceStep,
+  SocketEntry,
+  TerminateResult,
+} from './types.js';
 
 const setName = (ErrorClass: {prototype: Error}, name: string) => {
   Object.defineProperty(ErrorClass.prototype, 'name', {
@@ -113,9 +116,9 @@ What `terminate()` and `freePort()` reject with when some targets could not be s
 */
 export class TerminateAggregateError extends AggregateError {
   declare readonly errors: TerminateError[];
-  declare readonly results: readonly TerminateResultLike[];
+  declare readonly results: readonly TerminateResult[];
 
-  constructor(errors: TerminateError[], message: string, results: readonly TerminateResultLike[]) {
+  constructor(errors: TerminateError[], message: string, results: readonly TerminateResult[]) {
     super(errors, message);
     this.results = results;
   }

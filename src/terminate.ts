@@ -11,7 +11,9 @@ import {
   waitGone,
 } from './process-control.js';
 import {runAsync, runSync, type Steps} from './steps.js';
-import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
+import type {BackendChoice, ProcessInfo, Protocol, SocketEntry, TerminateResult} from './types.js';
+
+export type {TerminateResult} from './types.js';
 import {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -60,23 +62,6 @@ export type TerminateOptions = {
 
 /** The options of `terminateSync`: those of `terminate` without `signal`. */
 export type TerminateSyncOptions = Omit<TerminateOptions, 'signal'>;
-
-export type TerminateResult = {
-  readonly pid: number;
-  /** Command line of the target; `null` when it was already gone. */
-  readonly command: string | null;
-  /** The last signal sent (or, for a dry run, the one that would be); `null` when none was. */
-  readonly signal: NodeJS.Signals | null;
-  /** SIGKILL was sent because the process outlived `forceAfter`. */
-  readonly forced: boolean;
-  /**
-	- `terminated`: signalled, and it exited.
-	- `gone`: it had already exited; nothing was signalled.
-	- `reused`: its pid now names another process (start time differs); nothing was signalled.
-	- `dry-run`: `freePort({dryRun: true})` would signal it.
-	*/
-  readonly status: 'terminated' | 'gone' | 'reused' | 'dry-run';
-};
 
 const TERMINATE_SYNC_KEYS = ['killSignal', 'forceAfter', 'timeout', 'allowOtherUsers'];
 const TERMINATE_KEYS = [...TERMINATE_SYNC_KEYS, 'signal'];
@@ -169,7 +154,7 @@ type Active = {
   ref: ProcessRef;
   command: string;
   /** The last signal sent; undefined before the first. */
-  signal: NodeJS.Signals | undefined;
+  killSignal: NodeJS.Signals | undefined;
   forced: boolean;
 };
 
@@ -215,16 +200,16 @@ export function* terminateSteps(
     }
 
     if (outcome === 'sent') {
-      a.signal = signal;
+      a.killSignal = signal;
       return true;
     }
 
     // Gone (or its pid reused) between two signals: it exited. Before the first: it was already gone.
-    const first = a.signal === undefined;
+    const first = a.killSignal === undefined;
     results[a.index] = {
       pid: a.ref.pid,
       command: a.command,
-      signal: a.signal ?? null,
+      killSignal: a.killSignal ?? null,
       forced: a.forced,
       status: first ? (outcome === 'gone' ? 'gone' : 'reused') : 'terminated',
     };
@@ -235,12 +220,12 @@ export function* terminateSteps(
     const pid = typeof target === 'number' ? target : target.pid;
     const info = lookupTarget(b, target);
     if (info === undefined) {
-      results[index] = {pid, command: null, signal: null, forced: false, status: 'gone'};
+      results[index] = {pid, command: null, killSignal: null, forced: false, status: 'gone'};
       continue;
     }
 
     if (typeof target !== 'number' && info.startTime !== target.startTime) {
-      results[index] = {pid, command: null, signal: null, forced: false, status: 'reused'};
+      results[index] = {pid, command: null, killSignal: null, forced: false, status: 'reused'};
       continue;
     }
 
@@ -270,7 +255,7 @@ export function* terminateSteps(
       results[index] = {
         pid,
         command,
-        signal: options.killSignal,
+        killSignal: options.killSignal,
         forced: false,
         status: 'dry-run',
       };
@@ -281,7 +266,7 @@ export function* terminateSteps(
       index,
       ref: {pid, startTime: info.startTime},
       command,
-      signal: undefined,
+      killSignal: undefined,
       forced: false,
     };
     if (signalActive(a, options.killSignal)) {
@@ -315,7 +300,7 @@ export function* terminateSteps(
           a.ref.pid,
           a.command,
           'ETIMEDOUT',
-          `pid ${a.ref.pid} (${a.command}) was still running ${Math.round(now - started)} ms after ${a.signal}`,
+          `pid ${a.ref.pid} (${a.command}) was still running ${Math.round(now - started)} ms after ${a.killSignal}`,
         );
       }
 
@@ -332,7 +317,7 @@ export function* terminateSteps(
       results[a!.index] = {
         pid: a!.ref.pid,
         command: a!.command,
-        signal: a!.signal ?? null,
+        killSignal: a!.killSignal ?? null,
         forced: a!.forced,
         status: 'terminated',
       };
