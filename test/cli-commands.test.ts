@@ -77,7 +77,9 @@ describe('wait-free, wait-listen, free', () => {
 
     const freed = await runCli(['free', String(l.port), '--force-after', '300ms', '--json']);
     expect(freed.exitCode).toBe(0);
-    expect(JSON.parse(freed.stdout)).toMatchObject([{pid: l.pid, forced: true, killSignal: 'SIGKILL'}]);
+    expect(JSON.parse(freed.stdout)).toMatchObject([
+      {pid: l.pid, forced: true, killSignal: 'SIGKILL'},
+    ]);
     expect(await tryListen(l.port)).toBe('ok');
   });
 

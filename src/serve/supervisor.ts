@@ -8,7 +8,7 @@ import {requireNative} from '../native.js';
 import {type ChildProcess, spawn} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {builtin} from '../builtin.js';
-import {constants as osConstants, tmpdir} from 'node:os';
+import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {AlreadyRunningError, describeSocket} from '../errors.js';
 import {listenTarget} from '../listen-target.js';
