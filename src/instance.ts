@@ -9,6 +9,13 @@ import {
   recordAlive,
 } from './pidfile.js';
 import {probePortSync} from './probe.js';
+import {
+  parseServiceRecord,
+  recordFields,
+  type ServiceRecord,
+  serialiseServiceRecord,
+  servicePathOf,
+} from './service-record.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
 import {terminate} from './terminate.js';
 import {probeUnixSocketSync} from './unix-socket.js';
@@ -23,14 +30,7 @@ import {
   show,
 } from './validate.js';
 
-/** Where a service listens, recorded by its owner beside the PID file. */
-export type ServiceRecord = {
-  readonly pid: number;
-  readonly startTime: number;
-  readonly bootId: string | undefined;
-  readonly port: number | undefined;
-  readonly socketPath: string | undefined;
-};
+export type {ServiceRecord} from './service-record.js';
 
 export type InstanceHolder = PidFileHolder & {
   /**
@@ -137,8 +137,6 @@ function assertSocketPath(value: unknown, name: string): asserts value is string
   }
 }
 
-export const servicePathOf = (pidFile: string): string => `${pidFile}.service.json`;
-
 type RawRecord = ServiceRecord & {dev: bigint; ino: bigint};
 
 /** Reads a service record; undefined when missing or corrupt (a corrupt one is removed). */
@@ -152,51 +150,14 @@ function readRecord(file: string): RawRecord | undefined {
   }
 
   const {text, stat} = read;
-  let value: Record<string, unknown> | undefined;
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-      value = parsed as Record<string, unknown>;
-    }
-  } catch {}
-
-  const ok =
-    value !== undefined &&
-    value.portwarden === 'service' &&
-    Number.isSafeInteger(value.pid) &&
-    (value.pid as number) > 0 &&
-    Number.isSafeInteger(value.startTime) &&
-    (value.bootId === undefined || typeof value.bootId === 'string') &&
-    (value.port === undefined ||
-      (Number.isInteger(value.port) &&
-        (value.port as number) >= 1 &&
-        (value.port as number) <= 65_535)) &&
-    (value.socketPath === undefined || typeof value.socketPath === 'string') &&
-    (value.port !== undefined || value.socketPath !== undefined);
-  const record: RawRecord = {
-    pid: value?.pid as number,
-    startTime: value?.startTime as number,
-    bootId: value?.bootId as string | undefined,
-    port: value?.port as number | undefined,
-    socketPath: value?.socketPath as string | undefined,
-    dev: stat.dev,
-    ino: stat.ino,
-  };
-  if (!ok) {
-    unlinkIfSame(file, record);
+  const record = parseServiceRecord(text);
+  if (record === undefined) {
+    unlinkIfSame(file, stat);
     return undefined;
   }
 
-  return record;
+  return {...record, dev: stat.dev, ino: stat.ino};
 }
-
-const publicRecord = (r: ServiceRecord): ServiceRecord => ({
-  pid: r.pid,
-  startTime: r.startTime,
-  bootId: r.bootId,
-  port: r.port,
-  socketPath: r.socketPath,
-});
 
 const heldBy = (
   processes: ReadonlyArray<{pid: number; startTime: number | undefined}>,
@@ -258,7 +219,7 @@ function holderService(servicePath: string, holder: PidFileHolder): ServiceRecor
     return undefined;
   }
 
-  return recordConfirmed(record) ? publicRecord(record) : undefined;
+  return recordConfirmed(record) ? recordFields(record) : undefined;
 }
 
 async function askAlive(
@@ -337,11 +298,7 @@ function instanceHandle(
       port,
       socketPath,
     };
-    writeFileAtomic(
-      servicePath,
-      JSON.stringify({portwarden: 'service', ...record}) + '\n',
-      'write service record',
-    );
+    writeFileAtomic(servicePath, serialiseServiceRecord(record), 'write service record');
     return record;
   };
 
