@@ -1,13 +1,7 @@
 import {requireNative} from './native.js';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
-import {
-  assertFilePath,
-  claimPidFile,
-  type PidFileHandle,
-  type PidFileHolder,
-  recordAlive,
-} from './pidfile.js';
+import {claimPidFile, type PidFileHandle, type PidFileHolder, recordAlive} from './pidfile.js';
 import {probePortSync} from './probe.js';
 import {
   parseServiceRecord,
@@ -17,6 +11,7 @@ import {
   servicePathOf,
 } from './service-record.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
+import {sleep} from './steps.js';
 import {terminate} from './terminate.js';
 import {probeUnixSocketSync} from './unix-socket.js';
 import {
@@ -25,6 +20,7 @@ import {
   assertAbortSignal,
   assertBoolean,
   assertDuration,
+  assertFilePath,
   assertPort,
   checkOptions,
   show,
@@ -338,8 +334,6 @@ function readRecordQuietly(file: string): RawRecord | undefined {
   }
 }
 
-const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
 Single-instance guard over `claimPidFile`: resolves `{role: 'owner', handle}` when this
 process now owns the PID file, or `{role: 'existing', holder}` when a live instance holds
@@ -405,7 +399,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
       ) {
         // The holder is writing its file: it has just started.
         round--;
-        await sleep(10);
+        await sleep(10, signal);
         signal?.throwIfAborted();
         continue;
       } else {

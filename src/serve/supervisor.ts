@@ -15,7 +15,7 @@ import {listenTarget} from '../listen-target.js';
 import type {NativeBinding} from '../native.js';
 import {claimPidFile, type PidFileHandle} from '../pidfile.js';
 import {blockersOf, probePort} from '../probe.js';
-import {descendsFrom} from '../services/owners.js';
+import {descendsFrom} from '../process-control.js';
 import type {SocketEntry} from '../types.js';
 import {
   ArgumentTypeError,

@@ -1,6 +1,5 @@
 import {builtin} from '../builtin.js';
 import {blockersOf, probePort} from '../probe.js';
-import {processInfo} from '../process.js';
 import type {ProcessInfo, SocketEntry} from '../types.js';
 
 const {readFileSync} = builtin.fs();
@@ -26,20 +25,6 @@ export async function listeners(
 
 export function ownersOf(entry: SocketEntry): readonly ProcessInfo[] {
   return entry.owner?.status === 'found' ? entry.owner.processes : [];
-}
-
-/** Whether `pid` is one of `roots` or descends from one (walks the ppid chain). */
-export function descendsFrom(pid: number, roots: ReadonlySet<number>): boolean {
-  let current: number | undefined = pid;
-  for (let depth = 0; current !== undefined && current > 1 && depth < 128; depth++) {
-    if (roots.has(current)) {
-      return true;
-    }
-
-    current = processInfo(current)?.ppid;
-  }
-
-  return false;
 }
 
 /**
