@@ -191,7 +191,7 @@ const PID_FILE_HINTS: Record<string, string> = {
   ENAMETOOLONG: 'the path is too long',
   EAGAIN: 'another process holds it but has not written it yet; retry shortly',
   EBADMSG:
-    'not a PID file this package can read: not empty, yet it names no pid; left untouched; use force to take it over',
+    'not a PID file this package can read: not empty, yet it names no pid; left untouched; pass force: true to take it over',
   ENOLCK: NO_FLOCK,
   EOPNOTSUPP: NO_FLOCK,
   ENOTSUP: NO_FLOCK,

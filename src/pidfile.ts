@@ -210,7 +210,7 @@ export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFi
       holder.pid === undefined ? 'a process (the file names no pid)' : `pid ${holder.pid}`;
     const how = raw.locked
       ? ''
-      : ' (a process that does not lock it; left untouched; use force to take it over)';
+      : ' (a process that does not lock it; left untouched; pass force: true to take it over)';
     throw new AlreadyRunningError(`PID file ${show(absolute)} is held by ${who}${how}`, {
       path: absolute,
       holder,

@@ -2,6 +2,7 @@
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
+import {cliMessage} from '../src/cli/errors.js';
 import {repoRoot, runCli, startListener, tempDir} from './helpers.js';
 
 describe('portwarden CLI', () => {
@@ -91,5 +92,22 @@ describe('portwarden CLI', () => {
     expect(help.stdout).toMatch(/^Usage: portwarden who <port>\.\.\. \[flags\]/);
     expect(help.stdout).toContain('--states listen|all');
     expect(help.stdout).not.toContain('--listen');
+  });
+});
+
+describe('cliMessage', () => {
+  it.each([
+    [
+      "PID file '/run/a.pid' is held by pid 7 (a process that does not lock it; left untouched; pass force: true to take it over)",
+      "PID file '/run/a.pid' is held by pid 7 (a process that does not lock it; left untouched; pass --force to take it over)",
+    ],
+    [
+      'Refusing to signal pid 7 (sleep): it belongs to uid 1000, not 0; pass allowOtherUsers: true to allow it',
+      'Refusing to signal pid 7 (sleep): it belongs to uid 1000, not 0; pass --allow-other-users to allow it',
+    ],
+    ['Expected forceAfter to be a duration', 'Expected --force-after to be a duration'],
+    ["Expected killSignal to be a signal, got 'X'", "Expected --signal to be a signal, got 'X'"],
+  ])('says %j with the flags a CLI user types', (library, cli) => {
+    expect(cliMessage(library)).toBe(cli);
   });
 });
