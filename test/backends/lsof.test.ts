@@ -90,6 +90,25 @@ async function expectUnknown(expected: Expected, fake?: Fake) {
   }
 }
 
+/**
+Waits until the helper of a hanging fake lsof (its pid in `<dir>/helper.pid`) is gone: the
+whole process group was killed (a zombie awaiting its reaper counts as gone).
+*/
+async function helperDies(dir: string): Promise<void> {
+  const helper = Number(readFileSync(path.join(dir, 'helper.pid'), 'utf8'));
+  track(helper);
+  await until(
+    'the helper to die',
+    () => {
+      const info = processInfo(helper);
+      return info === undefined || info.name !== 'sleep' || (info as {state?: string}).state === 'Z'
+        ? true
+        : undefined;
+    },
+    3000,
+  );
+}
+
 describe('the lsof backend reads exit statuses exactly', () => {
   it('exit 1 with no output and no stderr: no sockets (free after two answers)', async () => {
     const fake = fakeLsof('exit 1');
@@ -197,21 +216,7 @@ describe('the lsof backend reads exit statuses exactly', () => {
         permanent: false,
       });
       expect(Date.now() - started).toBeLessThan(3000);
-      const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
-      track(helper);
-      // The whole process group was killed: the helper is gone (or a zombie awaiting its reaper).
-      await until(
-        'the helper to die',
-        () => {
-          const info = processInfo(helper);
-          return info === undefined ||
-            info.name !== 'sleep' ||
-            (info as {state?: string}).state === 'Z'
-            ? true
-            : undefined;
-        },
-        3000,
-      );
+      await helperDies(fake.dir);
     },
   );
 });
@@ -236,20 +241,7 @@ describe('an AbortSignal ends an lsof run', () => {
     const started = Date.now();
     await expect(call(controller.signal)).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(1000);
-    const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
-    track(helper);
-    await until(
-      'the helper to die',
-      () => {
-        const info = processInfo(helper);
-        return info === undefined ||
-          info.name !== 'sleep' ||
-          (info as {state?: string}).state === 'Z'
-          ? true
-          : undefined;
-      },
-      3000,
-    );
+    await helperDies(fake.dir);
   });
 });
 
