@@ -1,8 +1,12 @@
-import type {PidFileHolder} from './types.js';
-import type {BackendName, ServiceManager, ServiceStep, SocketEntry} from './types.js';
-
-/** A `TerminateResult` (declared in terminate.ts; errors.ts imports no feature module). */
-type TerminateResultLike = {readonly pid: number; readonly status: string};
+import type {
+  BackendName,
+  PidFileHolder,
+  ServiceManager,
+  ServiceStep,
+  SocketEntry,
+  TerminateResult,
+} from './types.js';
+import {show} from './validate.js';
 
 const setName = (ErrorClass: {prototype: Error}, name: string) => {
   Object.defineProperty(ErrorClass.prototype, 'name', {
@@ -113,9 +117,9 @@ What `terminate()` and `freePort()` reject with when some targets could not be s
 */
 export class TerminateAggregateError extends AggregateError {
   declare readonly errors: TerminateError[];
-  declare readonly results: readonly TerminateResultLike[];
+  declare readonly results: readonly TerminateResult[];
 
-  constructor(errors: TerminateError[], message: string, results: readonly TerminateResultLike[]) {
+  constructor(errors: TerminateError[], message: string, results: readonly TerminateResult[]) {
     super(errors, message);
     this.results = results;
   }
@@ -171,6 +175,57 @@ export class PidFileError extends Error {
 }
 
 setName(PidFileError, 'PidFileError');
+
+const NO_FLOCK =
+  'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run';
+
+/** What each errno code means for a PID file (or a file beside one). */
+const PID_FILE_HINTS: Record<string, string> = {
+  ENOENT: 'its directory does not exist',
+  ENOTDIR: 'a component of the path is not a directory',
+  EISDIR: 'the path is a directory',
+  ELOOP: 'the path is a symbolic link (refused; its target is left untouched)',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the filesystem is read-only',
+  ENAMETOOLONG: 'the path is too long',
+  EAGAIN: 'another process holds it but has not written it yet; retry shortly',
+  EBADMSG:
+    'not a PID file this package can read: not empty, yet it names no pid; left untouched; pass force: true to take it over',
+  ENOLCK: NO_FLOCK,
+  EOPNOTSUPP: NO_FLOCK,
+  ENOTSUP: NO_FLOCK,
+};
+
+/**
+Turns a node-style errno error from the addon (or node's fs) into a PidFileError "Cannot
+`what` `file`: CODE (hint)"; anything without a string `code` (a bug) is rethrown as it is.
+*/
+export function pidFileError(error: unknown, file: string, what: string): PidFileError {
+  const e = error as {code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown};
+  if (typeof e?.code !== 'string') {
+    throw error;
+  }
+
+  const syscall = typeof e.syscall === 'string' ? e.syscall : undefined;
+  let hint = PID_FILE_HINTS[e.code] ?? String(e.message);
+  if (e.code === 'EINVAL') {
+    hint =
+      syscall === 'flock'
+        ? NO_FLOCK
+        : syscall === 'open'
+          ? 'the path is not a regular file'
+          : String(e.message);
+  }
+
+  return new PidFileError(`Cannot ${what} ${show(file)}: ${e.code} (${hint})`, {
+    path: file,
+    code: e.code,
+    errno: typeof e.errno === 'number' ? e.errno : undefined,
+    syscall,
+    cause: error,
+  });
+}
 
 /**
 Why a service operation failed:

@@ -36,18 +36,20 @@ export {
   type WaitProgress,
 } from './wait.js';
 export {
-  freePort,
-  freePortSync,
   terminate,
   terminateSync,
-  type FreePortFilter,
-  type FreePortOptions,
-  type FreePortSyncOptions,
   type TerminateOptions,
   type TerminateResult,
   type TerminateSyncOptions,
   type TerminateTarget,
 } from './terminate.js';
+export {
+  freePort,
+  freePortSync,
+  type FreePortFilter,
+  type FreePortOptions,
+  type FreePortSyncOptions,
+} from './free-port.js';
 export type {ProcessIdentity} from './process-control.js';
 export {
   claimPidFile,

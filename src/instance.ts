@@ -1,15 +1,17 @@
 import {requireNative} from './native.js';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
-import {
-  assertFilePath,
-  claimPidFile,
-  type PidFileHandle,
-  type PidFileHolder,
-  recordAlive,
-} from './pidfile.js';
+import {claimPidFile, type PidFileHandle, type PidFileHolder, recordAlive} from './pidfile.js';
 import {probePortSync} from './probe.js';
+import {
+  parseServiceRecord,
+  recordFields,
+  type ServiceRecord,
+  serialiseServiceRecord,
+  servicePathOf,
+} from './service-record.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
+import {sleep} from './steps.js';
 import {terminate} from './terminate.js';
 import {probeUnixSocketSync} from './unix-socket.js';
 import {
@@ -18,19 +20,13 @@ import {
   assertAbortSignal,
   assertBoolean,
   assertDuration,
+  assertFilePath,
   assertPort,
   checkOptions,
   show,
 } from './validate.js';
 
-/** Where a service listens, recorded by its owner beside the PID file. */
-export type ServiceRecord = {
-  readonly pid: number;
-  readonly startTime: number;
-  readonly bootId: string | undefined;
-  readonly port: number | undefined;
-  readonly socketPath: string | undefined;
-};
+export type {ServiceRecord} from './service-record.js';
 
 export type InstanceHolder = PidFileHolder & {
   /**
@@ -137,8 +133,6 @@ function assertSocketPath(value: unknown, name: string): asserts value is string
   }
 }
 
-export const servicePathOf = (pidFile: string): string => `${pidFile}.service.json`;
-
 type RawRecord = ServiceRecord & {dev: bigint; ino: bigint};
 
 /** Reads a service record; undefined when missing or corrupt (a corrupt one is removed). */
@@ -152,51 +146,14 @@ function readRecord(file: string): RawRecord | undefined {
   }
 
   const {text, stat} = read;
-  let value: Record<string, unknown> | undefined;
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-      value = parsed as Record<string, unknown>;
-    }
-  } catch {}
-
-  const ok =
-    value !== undefined &&
-    value.portwarden === 'service' &&
-    Number.isSafeInteger(value.pid) &&
-    (value.pid as number) > 0 &&
-    Number.isSafeInteger(value.startTime) &&
-    (value.bootId === undefined || typeof value.bootId === 'string') &&
-    (value.port === undefined ||
-      (Number.isInteger(value.port) &&
-        (value.port as number) >= 1 &&
-        (value.port as number) <= 65_535)) &&
-    (value.socketPath === undefined || typeof value.socketPath === 'string') &&
-    (value.port !== undefined || value.socketPath !== undefined);
-  const record: RawRecord = {
-    pid: value?.pid as number,
-    startTime: value?.startTime as number,
-    bootId: value?.bootId as string | undefined,
-    port: value?.port as number | undefined,
-    socketPath: value?.socketPath as string | undefined,
-    dev: stat.dev,
-    ino: stat.ino,
-  };
-  if (!ok) {
-    unlinkIfSame(file, record);
+  const record = parseServiceRecord(text);
+  if (record === undefined) {
+    unlinkIfSame(file, stat);
     return undefined;
   }
 
-  return record;
+  return {...record, dev: stat.dev, ino: stat.ino};
 }
-
-const publicRecord = (r: ServiceRecord): ServiceRecord => ({
-  pid: r.pid,
-  startTime: r.startTime,
-  bootId: r.bootId,
-  port: r.port,
-  socketPath: r.socketPath,
-});
 
 const heldBy = (
   processes: ReadonlyArray<{pid: number; startTime: number | undefined}>,
@@ -258,7 +215,7 @@ function holderService(servicePath: string, holder: PidFileHolder): ServiceRecor
     return undefined;
   }
 
-  return recordConfirmed(record) ? publicRecord(record) : undefined;
+  return recordConfirmed(record) ? recordFields(record) : undefined;
 }
 
 async function askAlive(
@@ -337,11 +294,7 @@ function instanceHandle(
       port,
       socketPath,
     };
-    writeFileAtomic(
-      servicePath,
-      JSON.stringify({portwarden: 'service', ...record}) + '\n',
-      'write service record',
-    );
+    writeFileAtomic(servicePath, serialiseServiceRecord(record), 'write service record');
     return record;
   };
 
@@ -380,8 +333,6 @@ function readRecordQuietly(file: string): RawRecord | undefined {
     return undefined;
   }
 }
-
-const sleep = async (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
 Single-instance guard over `claimPidFile`: resolves `{role: 'owner', handle}` when this
@@ -448,7 +399,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
       ) {
         // The holder is writing its file: it has just started.
         round--;
-        await sleep(10);
+        await sleep(10, signal);
         signal?.throwIfAborted();
         continue;
       } else {

@@ -1,6 +1,6 @@
 import {requireNative} from './native.js';
 import path from 'node:path';
-import {AlreadyRunningError, PidFileError} from './errors.js';
+import {AlreadyRunningError, PidFileError, pidFileError} from './errors.js';
 import type {PidFileHolder} from './types.js';
 
 export type {PidFileHolder} from './types.js';
@@ -69,55 +69,6 @@ export type PidFileHandle = {
 };
 
 const MAX_DATA_BYTES = 16 * 1024;
-
-const HINTS: Record<string, string> = {
-  ENOENT: 'its directory does not exist',
-  ENOTDIR: 'a component of the path is not a directory',
-  EISDIR: 'the path is a directory',
-  ELOOP: 'the path is a symbolic link (refused; its target is left untouched)',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the filesystem is read-only',
-  ENAMETOOLONG: 'the path is too long',
-  EAGAIN: 'another process holds it but has not written it yet; retry shortly',
-  EBADMSG:
-    'not a PID file this package can read: not empty, yet it names no pid; left untouched; use force to take it over',
-  ENOLCK:
-    'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
-  EOPNOTSUPP:
-    'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
-  ENOTSUP:
-    'the filesystem does not support flock (NFS, some FUSE or network filesystems); use a local filesystem such as $XDG_RUNTIME_DIR or /run',
-};
-
-/** Turns a node-style errno error from the addon (or node's fs) into a PidFileError. */
-export {assertFilePath} from './validate.js';
-
-export function pidFileError(error: unknown, file: string, what: string): PidFileError {
-  const e = error as {code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown};
-  if (typeof e?.code !== 'string') {
-    throw error;
-  }
-
-  const syscall = typeof e.syscall === 'string' ? e.syscall : undefined;
-  let hint = HINTS[e.code] ?? String(e.message);
-  if (e.code === 'EINVAL') {
-    hint =
-      syscall === 'flock'
-        ? HINTS.ENOLCK!
-        : syscall === 'open'
-          ? 'the path is not a regular file'
-          : String(e.message);
-  }
-
-  return new PidFileError(`Cannot ${what} ${show(file)}: ${e.code} (${hint})`, {
-    path: file,
-    code: e.code,
-    errno: typeof e.errno === 'number' ? e.errno : undefined,
-    syscall,
-    cause: error,
-  });
-}
 
 function parseData(raw: string | undefined): unknown {
   if (raw === undefined) {
@@ -259,7 +210,7 @@ export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFi
       holder.pid === undefined ? 'a process (the file names no pid)' : `pid ${holder.pid}`;
     const how = raw.locked
       ? ''
-      : ' (a process that does not lock it; left untouched; use force to take it over)';
+      : ' (a process that does not lock it; left untouched; pass force: true to take it over)';
     throw new AlreadyRunningError(`PID file ${show(absolute)} is held by ${who}${how}`, {
       path: absolute,
       holder,

@@ -42,7 +42,7 @@ function resolve(options: unknown, caller: string, sync: boolean) {
     assertHost(host);
   }
 
-  return {host, strict: states === 'all', probe: {...probe, states, owners: true}};
+  return {host, states, probe: {...probe, states, owners: true}};
 }
 
 function pidsOf(port: number, entries: readonly SocketEntry[], backend: BackendName): number[] {
@@ -76,12 +76,12 @@ when the port cannot be probed or a socket's holder cannot be told.
 export async function pidsOnPort(port: number, options?: PidsOnPortOptions): Promise<number[]> {
   const r = resolve(options, 'pidsOnPort', false);
   const report = await probePort(port, r.probe);
-  return pidsOf(port, blockersOf(report.sockets, r.host, r.strict), report.backend);
+  return pidsOf(port, blockersOf(report.sockets, r.host, r.states), report.backend);
 }
 
 /** `pidsOnPort`, blocking. */
 export function pidsOnPortSync(port: number, options?: PidsOnPortSyncOptions): number[] {
   const r = resolve(options, 'pidsOnPortSync', true);
   const report = probePortSync(port, r.probe);
-  return pidsOf(port, blockersOf(report.sockets, r.host, r.strict), report.backend);
+  return pidsOf(port, blockersOf(report.sockets, r.host, r.states), report.backend);
 }

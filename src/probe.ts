@@ -1,4 +1,4 @@
-import {type Backend, BackendFailure, type ProbeRequest, type Scope} from './backends/backend.js';
+import {type Backend, BackendFailure, type ProbeRequest, type States} from './backends/backend.js';
 import {lsofBackend} from './backends/lsof.js';
 import {nativeBackend} from './backends/native.js';
 import {overlapsHost} from './address.js';
@@ -27,11 +27,12 @@ export type CheckPortOptions = {
   /** @default 'tcp' */
   readonly protocol?: Protocol;
   /**
-	Busy while any socket on the port exists in any state, TIME_WAIT included (what a
-	`bind()` without SO_REUSEADDR needs). Default: only TCP LISTEN sockets (or bound UDP sockets).
-	@default false
+	Which sockets make the port busy. `'listen'`: TCP LISTEN sockets (and bound UDP sockets).
+	`'all'`: any socket on the port in any state, TIME_WAIT and connections included (what a
+	`bind()` without SO_REUSEADDR needs).
+	@default 'listen'
 	*/
-  readonly strict?: boolean;
+  readonly states?: 'listen' | 'all';
   /** @default 'auto' */
   readonly backend?: BackendChoice;
   /**
@@ -70,18 +71,18 @@ export type ProbePortOptions = {
 
 export type ProbePortSyncOptions = Omit<ProbePortOptions, 'signal'>;
 
-const CHECK_SYNC_KEYS = ['host', 'protocol', 'strict', 'backend', 'attemptTimeout'];
+const CHECK_SYNC_KEYS = ['host', 'protocol', 'states', 'backend', 'attemptTimeout'];
 const CHECK_KEYS = [...CHECK_SYNC_KEYS, 'signal'];
 const PROBE_SYNC_KEYS = ['protocol', 'states', 'owners', 'candidates', 'backend', 'attemptTimeout'];
 const PROBE_KEYS = [...PROBE_SYNC_KEYS, 'signal'];
 const BACKENDS = ['auto', 'native', 'lsof'] as const;
+const STATES = ['listen', 'all'] as const;
 const DEFAULT_TIMEOUT = 2000;
 
 type Resolved = {
   request: ProbeRequest;
   backend: BackendChoice;
   host: string | undefined;
-  strict: boolean;
   /** The caller's AbortSignal (checkPort only). */
   signal: AbortSignal | undefined;
 };
@@ -120,24 +121,23 @@ export function resolveCheck(
     caller,
   );
   const common = resolveCommon(port, options);
-  const {host, strict = false} = options;
+  const {host, states = 'listen'} = options;
   if (host !== undefined) {
     assertHost(host);
   }
 
-  assertBoolean(strict, 'strict');
+  assertOneOf(states, 'states', STATES);
   return {
     request: {
       port: port as number,
       protocol: common.protocol,
-      scope: strict ? 'all' : 'listen',
+      states,
       owners: false,
       candidates: [],
       timeoutMs: common.timeoutMs,
     },
     backend: common.backend,
     host,
-    strict,
     signal: common.signal,
   };
 }
@@ -150,13 +150,13 @@ function resolveProbe(port: unknown, rawOptions: unknown, caller: string, sync: 
   );
   const common = resolveCommon(port, options);
   const {states = 'all', owners = true, candidates = []} = options;
-  assertOneOf(states, 'states', ['listen', 'all']);
+  assertOneOf(states, 'states', STATES);
   assertBoolean(owners, 'owners');
   assertPidList(candidates, 'candidates');
   const request: ProbeRequest = {
     port: port as number,
     protocol: common.protocol,
-    scope: states as Scope,
+    states,
     owners,
     candidates,
     timeoutMs: common.timeoutMs,
@@ -200,15 +200,19 @@ function* attempt(choice: BackendChoice, request: ProbeRequest): Steps<Attempt> 
   return last!;
 }
 
-/** The sockets that make the port busy under the chosen rule. */
+/**
+The sockets that make the port busy under the chosen rule: with `'listen'`, TCP listeners
+and bound UDP sockets; with `'all'`, every socket. Only those overlapping `host` count.
+*/
 export function blockersOf(
   entries: readonly SocketEntry[],
   host: string | undefined,
-  strict: boolean,
+  states: States,
 ): SocketEntry[] {
   return entries.filter(
     (entry) =>
-      (strict || entry.protocol === 'udp' || entry.state === 'LISTEN') && overlapsHost(entry, host),
+      (states === 'all' || entry.protocol === 'udp' || entry.state === 'LISTEN') &&
+      overlapsHost(entry, host),
   );
 }
 
@@ -232,7 +236,7 @@ function* checkSteps(resolved: Resolved): Steps<PortStatus> {
       return unknownOf(a);
     }
 
-    const blockers = blockersOf(a.entries, resolved.host, resolved.strict);
+    const blockers = blockersOf(a.entries, resolved.host, resolved.request.states);
     return blockers.length > 0 ? {status: 'busy', blockers, backend: a.backend.name} : undefined;
   };
 

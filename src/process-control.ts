@@ -5,6 +5,7 @@ to polling /proc with a short backoff where pidfds are unavailable.
 */
 import {builtin} from './builtin.js';
 import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.js';
+import {processInfo} from './process.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
 import {ArgumentTypeError, assertInteger, assertPid, show} from './validate.js';
 
@@ -84,6 +85,20 @@ export function assertTarget(
       `Expected ${name}.bootId to be a string, got ${show(value.bootId)}`,
     );
   }
+}
+
+/** Whether `pid` is one of `roots` or descends from one (walks the ppid chain). */
+export function descendsFrom(pid: number, roots: ReadonlySet<number>): boolean {
+  let current: number | undefined = pid;
+  for (let depth = 0; current !== undefined && current > 1 && depth < 128; depth++) {
+    if (roots.has(current)) {
+      return true;
+    }
+
+    current = processInfo(current)?.ppid;
+  }
+
+  return false;
 }
 
 /** The process a target names, or undefined when it is gone (exited, zombie, other boot). */

@@ -2,7 +2,7 @@
 // sentinel of stopping.ts): written atomically, read without following a symlink, and
 // removed only while they are still the file that was read.
 import {builtin} from './builtin.js';
-import {pidFileError} from './pidfile.js';
+import {pidFileError} from './errors.js';
 
 import type {BigIntStats} from 'node:fs';
 

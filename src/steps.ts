@@ -84,6 +84,27 @@ export async function runAsync<R>(steps: Steps<R>, signal: AbortSignal | undefin
   return next.value;
 }
 
+/**
+Sleeps `ms`; resolves early (it never rejects) when `signal` aborts: the caller checks the
+signal. The one timer-based pause of the package.
+*/
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) {
+    return;
+  }
+
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, {once: true});
+  });
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Sleeps `ms` (blocking the thread in the sync form). */
@@ -92,20 +113,7 @@ export function sleepStep(ms: number): Step<void> {
     sync() {
       Atomics.wait(sleeper, 0, 0, ms);
     },
-    async async(signal) {
-      return new Promise<void>((resolve) => {
-        const onAbort = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-
-        const timer = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, ms);
-        signal?.addEventListener('abort', onAbort, {once: true});
-      });
-    },
+    async: async (signal) => sleep(ms, signal),
   };
 }
 

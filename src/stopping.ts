@@ -1,9 +1,15 @@
 import {builtin} from './builtin.js';
 import path from 'node:path';
 import {nativeBinding} from './native.js';
-import {assertFilePath, pidFileError} from './pidfile.js';
+import {pidFileError} from './errors.js';
 import {readSmallFile, unlinkIfSame, writeFileAtomic} from './small-file.js';
-import {ArgumentRangeError, ArgumentTypeError, checkOptions, show} from './validate.js';
+import {
+  ArgumentRangeError,
+  ArgumentTypeError,
+  assertFilePath,
+  checkOptions,
+  show,
+} from './validate.js';
 
 const {unlinkSync} = builtin.fs();
 

@@ -1,5 +1,5 @@
 import {requireNative} from './native.js';
-import {describeSocket, PortBusyError, TerminateAggregateError, TerminateError} from './errors.js';
+import {TerminateAggregateError, TerminateError} from './errors.js';
 import type {NativeBinding} from './native.js';
 import {
   assertTarget,
@@ -11,21 +11,19 @@ import {
   waitGone,
 } from './process-control.js';
 import {runAsync, runSync, type Steps} from './steps.js';
-import type {BackendChoice, ProcessInfo, Protocol, SocketEntry} from './types.js';
+import type {TerminateResult} from './types.js';
+
+export type {TerminateResult} from './types.js';
 import {
   ArgumentRangeError,
   ArgumentTypeError,
   assertAbortSignal,
   assertBoolean,
   assertDuration,
-  assertInteger,
-  assertPidList,
-  assertPort,
   checkOptions,
   show,
   signalName,
 } from './validate.js';
-import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
 
 /** A bare pid (its identity is read when the call starts) or a `{pid, startTime}` identity. */
 export type TerminateTarget = number | ProcessIdentity;
@@ -61,29 +59,12 @@ export type TerminateOptions = {
 /** The options of `terminateSync`: those of `terminate` without `signal`. */
 export type TerminateSyncOptions = Omit<TerminateOptions, 'signal'>;
 
-export type TerminateResult = {
-  readonly pid: number;
-  /** Command line of the target; `null` when it was already gone. */
-  readonly command: string | null;
-  /** The last signal sent (or, for a dry run, the one that would be); `null` when none was. */
-  readonly signal: NodeJS.Signals | null;
-  /** SIGKILL was sent because the process outlived `forceAfter`. */
-  readonly forced: boolean;
-  /**
-	- `terminated`: signalled, and it exited.
-	- `gone`: it had already exited; nothing was signalled.
-	- `reused`: its pid now names another process (start time differs); nothing was signalled.
-	- `dry-run`: `freePort({dryRun: true})` would signal it.
-	*/
-  readonly status: 'terminated' | 'gone' | 'reused' | 'dry-run';
-};
-
-const TERMINATE_SYNC_KEYS = ['killSignal', 'forceAfter', 'timeout', 'allowOtherUsers'];
+export const TERMINATE_SYNC_KEYS = ['killSignal', 'forceAfter', 'timeout', 'allowOtherUsers'];
 const TERMINATE_KEYS = [...TERMINATE_SYNC_KEYS, 'signal'];
 const FORCE_AFTER_MS = 5000;
 const GRACE_MS = 5000;
 
-type Resolved = {
+export type TerminateResolved = {
   killSignal: NodeJS.Signals;
   forceAfter: number | false;
   timeout: number;
@@ -106,7 +87,7 @@ function assertAbortOption(signal: unknown): asserts signal is AbortSignal | und
   assertAbortSignal(signal, 'signal');
 }
 
-function resolveTerminateOptions(options: Partial<TerminateOptions>): Resolved {
+export function resolveTerminateOptions(options: Partial<TerminateOptions>): TerminateResolved {
   const {allowOtherUsers = false, signal} = options;
   const killSignal = signalName(options.killSignal ?? 'SIGTERM', 'killSignal');
   assertAbortOption(signal);
@@ -169,14 +150,14 @@ type Active = {
   ref: ProcessRef;
   command: string;
   /** The last signal sent; undefined before the first. */
-  signal: NodeJS.Signals | undefined;
+  killSignal: NodeJS.Signals | undefined;
   forced: boolean;
 };
 
 /** Signals every target, escalates, and waits for the exits. */
 export function* terminateSteps(
   targets: readonly TerminateTarget[],
-  options: Resolved,
+  options: TerminateResolved,
   dryRun = false,
 ): Steps<TerminateResult[]> {
   const started = performance.now();
@@ -215,16 +196,16 @@ export function* terminateSteps(
     }
 
     if (outcome === 'sent') {
-      a.signal = signal;
+      a.killSignal = signal;
       return true;
     }
 
     // Gone (or its pid reused) between two signals: it exited. Before the first: it was already gone.
-    const first = a.signal === undefined;
+    const first = a.killSignal === undefined;
     results[a.index] = {
       pid: a.ref.pid,
       command: a.command,
-      signal: a.signal ?? null,
+      killSignal: a.killSignal ?? null,
       forced: a.forced,
       status: first ? (outcome === 'gone' ? 'gone' : 'reused') : 'terminated',
     };
@@ -235,12 +216,12 @@ export function* terminateSteps(
     const pid = typeof target === 'number' ? target : target.pid;
     const info = lookupTarget(b, target);
     if (info === undefined) {
-      results[index] = {pid, command: null, signal: null, forced: false, status: 'gone'};
+      results[index] = {pid, command: null, killSignal: null, forced: false, status: 'gone'};
       continue;
     }
 
     if (typeof target !== 'number' && info.startTime !== target.startTime) {
-      results[index] = {pid, command: null, signal: null, forced: false, status: 'reused'};
+      results[index] = {pid, command: null, killSignal: null, forced: false, status: 'reused'};
       continue;
     }
 
@@ -270,7 +251,7 @@ export function* terminateSteps(
       results[index] = {
         pid,
         command,
-        signal: options.killSignal,
+        killSignal: options.killSignal,
         forced: false,
         status: 'dry-run',
       };
@@ -281,7 +262,7 @@ export function* terminateSteps(
       index,
       ref: {pid, startTime: info.startTime},
       command,
-      signal: undefined,
+      killSignal: undefined,
       forced: false,
     };
     if (signalActive(a, options.killSignal)) {
@@ -315,7 +296,7 @@ export function* terminateSteps(
           a.ref.pid,
           a.command,
           'ETIMEDOUT',
-          `pid ${a.ref.pid} (${a.command}) was still running ${Math.round(now - started)} ms after ${a.signal}`,
+          `pid ${a.ref.pid} (${a.command}) was still running ${Math.round(now - started)} ms after ${a.killSignal}`,
         );
       }
 
@@ -332,7 +313,7 @@ export function* terminateSteps(
       results[a!.index] = {
         pid: a!.ref.pid,
         command: a!.command,
-        signal: a!.signal ?? null,
+        killSignal: a!.killSignal ?? null,
         forced: a!.forced,
         status: 'terminated',
       };
@@ -383,244 +364,4 @@ export function terminateSync(
     checkOptions<TerminateSyncOptions>(options, TERMINATE_SYNC_KEYS, 'terminateSync'),
   );
   return runSync(terminateSteps(list, resolved));
-}
-
-/** Which holders `freePort` may stop. Every given criterion must match. */
-export type FreePortFilter = {
-  /** A RegExp tested on the command line, or a string equal to the process name or argv[0]'s basename. */
-  readonly command?: RegExp | string;
-  /** The process's effective uid. */
-  readonly uid?: number;
-  /** Only these pids. */
-  readonly pids?: readonly number[];
-};
-
-export type FreePortOptions = TerminateOptions & {
-  /**
-	Stop only matching holders. When a holder the filter excludes shares the port, nothing
-	is signalled and the call rejects with `PortBusyError`: the port could not become free.
-	*/
-  readonly filter?: FreePortFilter;
-  /** Report what would be signalled (status `'dry-run'`) without signalling. @default false */
-  readonly dryRun?: boolean;
-  /** The address to free; holders of overlapping sockets are stopped. @default any address */
-  readonly host?: string;
-  /** @default 'tcp' */
-  readonly protocol?: Protocol;
-  /** @default 'auto' */
-  readonly backend?: BackendChoice;
-};
-
-/** The options of `freePortSync`: those of `freePort` without `signal`. */
-export type FreePortSyncOptions = Omit<FreePortOptions, 'signal'>;
-
-const FREE_PORT_SYNC_KEYS = [
-  ...TERMINATE_SYNC_KEYS,
-  'filter',
-  'dryRun',
-  'host',
-  'protocol',
-  'backend',
-];
-const FREE_PORT_KEYS = [...FREE_PORT_SYNC_KEYS, 'signal'];
-
-type FreePortResolved = {
-  port: number;
-  terminate: Resolved;
-  filter: FreePortFilter;
-  dryRun: boolean;
-  free: ReturnType<typeof resolveFree>;
-};
-
-function resolveFilter(filter: unknown): FreePortFilter {
-  if (filter === undefined) {
-    return {};
-  }
-
-  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
-    throw new ArgumentTypeError(
-      `Expected filter to be an object with command, uid or pids, got ${show(filter)}`,
-    );
-  }
-
-  const f = checkOptions<FreePortFilter>(filter, ['command', 'uid', 'pids'], 'filter');
-  if (f.command !== undefined && typeof f.command !== 'string' && !(f.command instanceof RegExp)) {
-    throw new ArgumentTypeError(
-      `Expected filter.command to be a RegExp or a string, got ${show(f.command)}`,
-    );
-  }
-
-  if (f.uid !== undefined) {
-    assertInteger(f.uid, 'filter.uid', 0, 4_294_967_295);
-  }
-
-  if (f.pids !== undefined) {
-    assertPidList(f.pids, 'filter.pids');
-  }
-
-  return f;
-}
-
-function resolveFreePort(
-  port: unknown,
-  options: unknown,
-  caller: string,
-  sync: boolean,
-): FreePortResolved {
-  assertPort(port);
-  const o = checkOptions<FreePortOptions>(
-    options,
-    sync ? FREE_PORT_SYNC_KEYS : FREE_PORT_KEYS,
-    caller,
-  );
-  const {filter, dryRun = false, host, protocol, backend, ...terminateOptions} = o;
-  const terminate = resolveTerminateOptions(terminateOptions);
-  assertBoolean(dryRun, 'dryRun');
-  const {timeout, signal} = terminate;
-  // No `signal` key at all for the sync twin: resolveFree rejects it there.
-  const freeOptions = {host, protocol, backend, timeout, ...(signal ? {signal} : {})};
-  return {
-    port,
-    terminate,
-    filter: resolveFilter(filter),
-    dryRun,
-    free: resolveFree(port, freeOptions, caller, sync),
-  };
-}
-
-function matches(filter: FreePortFilter, p: ProcessInfo): boolean {
-  const {command, uid, pids} = filter;
-  if (uid !== undefined && p.uid !== uid) {
-    return false;
-  }
-
-  if (pids !== undefined && !pids.includes(p.pid)) {
-    return false;
-  }
-
-  if (typeof command === 'string') {
-    const argv0 = p.command.split(' ')[0] ?? '';
-    return p.name === command || argv0.slice(argv0.lastIndexOf('/') + 1) === command;
-  }
-
-  return command === undefined || command.test(p.command);
-}
-
-/** Every process holding a blocking socket, filtered; throws when one cannot be stopped. */
-function* holdersToStop(r: FreePortResolved): Steps<ProcessInfo[]> {
-  let blockers: SocketEntry[] = [];
-  for (let attempt = 0; attempt < 2; attempt++) {
-    blockers = yield* blockersWithOwners(r.free);
-    // not-visible: the holder may have exited during the scan; look once more.
-    if (!blockers.some((e) => e.owner?.status === 'not-visible')) {
-      break;
-    }
-  }
-
-  const hidden = blockers.filter((e) => e.owner?.status !== 'found');
-  if (hidden.length > 0) {
-    throw new PortBusyError(
-      `Cannot free port ${r.port}: cannot tell who holds ${hidden.map(describeSocket).join('; ')} (the holder's /proc/PID/fd is not readable by this user)`,
-      {port: r.port, blockers},
-    );
-  }
-
-  const selected = new Map<number, ProcessInfo>();
-  const excluded = new Map<number, ProcessInfo>();
-  for (const entry of blockers) {
-    for (const p of entry.owner?.status === 'found' ? entry.owner.processes : []) {
-      (matches(r.filter, p) ? selected : excluded).set(p.pid, p);
-    }
-  }
-
-  if (excluded.size > 0) {
-    const who = [...excluded.values()].map((p) => `pid ${p.pid} (${p.command})`).join(', ');
-    throw new PortBusyError(
-      `Cannot free port ${r.port}: it is also held by ${who}, which the filter excludes; nothing was signalled`,
-      {port: r.port, blockers},
-    );
-  }
-
-  return [...selected.values()];
-}
-
-/**
-Every port's holders are looked up (and refused, before anything is signalled, when one cannot
-be stopped); then all of them are terminated together and every port is waited for.
-*/
-function* freePortSteps(rs: readonly FreePortResolved[]): Steps<TerminateResult[]> {
-  const started = performance.now();
-  const holders = new Map<number, ProcessInfo>();
-  for (const r of rs) {
-    for (const p of yield* holdersToStop(r)) {
-      holders.set(p.pid, p);
-    }
-  }
-
-  const targets = [...holders.values()].map((p): TerminateTarget =>
-    p.startTime === undefined ? p.pid : {pid: p.pid, startTime: p.startTime},
-  );
-  const first = rs[0]!;
-  const results =
-    targets.length > 0 ? yield* terminateSteps(targets, first.terminate, first.dryRun) : [];
-  if (first.dryRun) {
-    return results;
-  }
-
-  for (const r of rs) {
-    const left = r.terminate.timeout - (performance.now() - started);
-    yield* waitFreeSteps({...r.free, timeout: Math.max(left, 1)});
-  }
-
-  return results;
-}
-
-/** One port, or several (a non-empty array; duplicates count once). */
-function resolvePorts(
-  ports: unknown,
-  options: unknown,
-  caller: string,
-  sync: boolean,
-): FreePortResolved[] {
-  if (!Array.isArray(ports)) {
-    return [resolveFreePort(ports, options, caller, sync)];
-  }
-
-  if (ports.length === 0) {
-    throw new ArgumentRangeError(
-      `Expected ports to be a port or a non-empty array of ports, got ${show(ports)}`,
-    );
-  }
-
-  for (const [index, port] of ports.entries()) {
-    assertPort(port, `ports[${index}]`);
-  }
-
-  return [...new Set(ports as number[])].map((port) =>
-    resolveFreePort(port, options, caller, sync),
-  );
-}
-
-/**
-Frees a port (or several): finds every process holding a listening socket on it (children
-that inherited the listener included), stops them with `terminate()` (identity-checked,
-SIGKILL after `forceAfter`), then waits until the port is proven free. Resolves with what was
-signalled. Rejects with `PortBusyError` when a holder cannot be seen (another user's process
-without root) or is excluded by `filter` — for any of the ports, before signalling anything —
-and with `signal.reason` when `signal` aborts (see `terminate`).
-*/
-export async function freePort(
-  port: number | readonly number[],
-  options?: FreePortOptions,
-): Promise<TerminateResult[]> {
-  const rs = resolvePorts(port, options, 'freePort', false);
-  return runAsync(freePortSteps(rs), rs[0]!.terminate.signal);
-}
-
-/** `freePort` that blocks the thread until the ports are free (or the deadline). */
-export function freePortSync(
-  port: number | readonly number[],
-  options?: FreePortSyncOptions,
-): TerminateResult[] {
-  return runSync(freePortSteps(resolvePorts(port, options, 'freePortSync', true)));
 }

@@ -151,3 +151,24 @@ export type PidFileHolder = {
 	*/
   readonly locked: boolean;
 };
+
+/** What `terminate` and `freePort` did to one process. */
+export type TerminateResult = {
+  readonly pid: number;
+  /** Command line of the target; `null` when it was already gone. */
+  readonly command: string | null;
+  /**
+	The POSIX name of the last signal sent (or, for a dry run, of the one that would be);
+	`null` when none was.
+	*/
+  readonly killSignal: NodeJS.Signals | null;
+  /** SIGKILL was sent because the process outlived `forceAfter`. */
+  readonly forced: boolean;
+  /**
+	- `terminated`: signalled, and it exited.
+	- `gone`: it had already exited; nothing was signalled.
+	- `reused`: its pid now names another process (start time differs); nothing was signalled.
+	- `dry-run`: `freePort({dryRun: true})` would signal it.
+	*/
+  readonly status: 'terminated' | 'gone' | 'reused' | 'dry-run';
+};

@@ -58,8 +58,12 @@ export type WaitForPortFreeOptions = {
   readonly timeout?: number;
   /** The address you intend to bind (see `checkPort`). @default any address */
   readonly host?: string;
-  /** Also wait for TIME_WAIT and every other socket state (see `checkPort`). @default false */
-  readonly strict?: boolean;
+  /**
+	Which sockets keep the port busy (see `checkPort`): `'listen'`, TCP listeners (and bound
+	UDP sockets); `'all'`, every socket, TIME_WAIT included.
+	@default 'listen'
+	*/
+  readonly states?: 'listen' | 'all';
   /** @default 'tcp' */
   readonly protocol?: Protocol;
   /** @default 'auto' */
@@ -78,7 +82,7 @@ export type WaitFreeResult = {
   readonly backend: BackendName;
 };
 
-const FREE_KEYS = ['timeout', 'host', 'strict', 'protocol', 'backend', 'signal', 'onProgress'];
+const FREE_KEYS = ['timeout', 'host', 'states', 'protocol', 'backend', 'signal', 'onProgress'];
 const FREE_SYNC_KEYS = FREE_KEYS.filter((k) => k !== 'signal');
 
 type CheckRequest = ReturnType<typeof resolveCheck>;
@@ -103,7 +107,7 @@ export function resolveFree(
     sync ? FREE_SYNC_KEYS : FREE_KEYS,
     caller,
   );
-  const {timeout = DEFAULT_TIMEOUT, host, strict, protocol, backend, signal, onProgress} = o;
+  const {timeout = DEFAULT_TIMEOUT, host, states, protocol, backend, signal, onProgress} = o;
   assertDuration(timeout, 'timeout');
   if (signal !== undefined) {
     assertAbortSignal(signal, 'signal');
@@ -115,7 +119,7 @@ export function resolveFree(
 
   const checkInput = {
     host,
-    strict,
+    states,
     protocol,
     backend,
     attemptTimeout: Math.min(timeout, PROBE_ATTEMPT_MS),
@@ -139,11 +143,11 @@ function probeStep(port: number, options: ProbePortSyncOptions) {
 
 /** One probe with owners of the sockets the check counts as blocking. */
 export function* blockersWithOwners(r: FreeResolved): Steps<SocketEntry[]> {
-  const {request, host, strict, backend} = r.check;
+  const {request, host, backend} = r.check;
   const report: PortReport = yield* perform(
-    probeStep(r.port, {protocol: request.protocol, states: request.scope, owners: true, backend}),
+    probeStep(r.port, {protocol: request.protocol, states: request.states, owners: true, backend}),
   );
-  return blockersOf(report.sockets, host, strict);
+  return blockersOf(report.sockets, host, request.states);
 }
 
 function holderRefs(entries: readonly SocketEntry[]): ProcessRef[] {
@@ -384,13 +388,13 @@ function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
   const backoff = new Backoff();
   for (;;) {
     try {
-      const listening = blockersOf((yield* perform(probe(false, []))).sockets, host, false);
+      const listening = blockersOf((yield* perform(probe(false, []))).sockets, host, 'listen');
       const now = performance.now();
       if (listening.length === 0) {
         seen = [];
       } else if (target === undefined || listening.some((e) => !isForeign(e.inode, now))) {
         const report = yield* perform(probe(true, target === undefined ? [] : [target.pid]));
-        seen = blockersOf(report.sockets, host, false);
+        seen = blockersOf(report.sockets, host, 'listen');
         for (const entry of seen) {
           if (target === undefined) {
             return entry;

@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {nativeBinding} from '../src/native.js';
-import {collect, distEntry, fixtures, forNobody, nobodyEnv, track} from './helpers.js';
+import {collect, distEntry, fixtures, forNobody, nobodyEnv} from './helpers.js';
 
 const runs = Number(process.env.API_FUZZ_RUNS ?? 200);
 const seed = Number(process.env.API_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));

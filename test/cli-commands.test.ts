@@ -72,12 +72,14 @@ describe('wait-free, wait-listen, free', () => {
     expect(JSON.parse(dry.stdout)).toMatchObject([{pid: l.pid, status: 'dry-run'}]);
     // --signal is the first signal sent (freePort's killSignal).
     const dryInt = await runCli(['free', String(l.port), '--dry-run', '--signal', 'INT', '--json']);
-    expect(JSON.parse(dryInt.stdout)).toMatchObject([{pid: l.pid, signal: 'SIGINT'}]);
+    expect(JSON.parse(dryInt.stdout)).toMatchObject([{pid: l.pid, killSignal: 'SIGINT'}]);
     expect(alive(l.pid)).toBe(true);
 
     const freed = await runCli(['free', String(l.port), '--force-after', '300ms', '--json']);
     expect(freed.exitCode).toBe(0);
-    expect(JSON.parse(freed.stdout)).toMatchObject([{pid: l.pid, forced: true, signal: 'SIGKILL'}]);
+    expect(JSON.parse(freed.stdout)).toMatchObject([
+      {pid: l.pid, forced: true, killSignal: 'SIGKILL'},
+    ]);
     expect(await tryListen(l.port)).toBe('ok');
   });
 

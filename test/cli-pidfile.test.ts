@@ -70,6 +70,10 @@ describe('pidfile on foreign files', () => {
       holder: {pid, locked: false, alive: true},
     });
     expect(result.stderr).toContain(`held by pid ${pid} (a process that does not lock it`);
+    // The library's "pass force: true", said with the flag a CLI user types.
+    expect(result.stderr).toContain('left untouched; pass --force to take it over)');
+    expect(result.stderr).not.toContain('force: true');
+    expect(JSON.parse(json!).message).toContain('pass --force to take it over');
     // Byte for byte, mtime too.
     const file = path.join(dir, 'live.pid');
     expect(readFileSync(file, 'utf8')).toBe(`${pid}\n`);
@@ -132,6 +136,7 @@ describe('pidfile on foreign files', () => {
       path: file,
     });
     expect(claim.stderr).toContain('not a PID file this package can read');
+    expect(claim.stderr).toContain('left untouched; pass --force to take it over');
     const release = await runCli(['pidfile', 'release', file]);
     expect(release.exitCode).toBe(1);
     expect(release.stderr).toContain('EBADMSG');

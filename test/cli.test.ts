@@ -2,6 +2,7 @@
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
+import {cliMessage} from '../src/cli/errors.js';
 import {repoRoot, runCli, startListener, tempDir} from './helpers.js';
 
 describe('portwarden CLI', () => {
@@ -21,7 +22,7 @@ describe('portwarden CLI', () => {
 
     l.child.kill('SIGKILL');
     await l.exited;
-    const none = await runCli(['who', String(l.port), '--listen']);
+    const none = await runCli(['who', String(l.port), '--states', 'listen']);
     expect(none.exitCode).toBe(1);
     expect(none.stdout).toBe(`nothing on tcp port ${l.port}`);
   });
@@ -58,6 +59,10 @@ describe('portwarden CLI', () => {
       ['check', '80', '--bogus'],
       ['check', '80', '--timeout', 'soon'],
       ['check', '80', '--host', 'localhost'],
+      ['check', '80', '--states', 'some'],
+      ['check', '80', '--strict'],
+      ['wait-free', '80', '--states', 'LISTEN'],
+      ['who', '80', '--states', 'listening'],
       ['who', '65536'],
       ['frobnicate'],
       [],
@@ -69,6 +74,12 @@ describe('portwarden CLI', () => {
     const bad = await runCli(['check', '0']);
     expect(bad.stderr).toContain("Expected <port> to be an integer between 1 and 65535, got '0'");
     expect(bad.stderr).toContain('usage: portwarden check <port>');
+    const states = await runCli(['check', '80', '--states', 'some', '--json']);
+    expect(JSON.parse(states.stdout)).toMatchObject({
+      error: 'UsageError',
+      code: 'USAGE',
+      message: "Expected --states to be one of listen, all, got 'some'",
+    });
   });
 
   it('prints --version and per-command --help', async () => {
@@ -79,6 +90,24 @@ describe('portwarden CLI', () => {
     const help = await runCli(['who', '--help']);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^Usage: portwarden who <port>\.\.\. \[flags\]/);
-    expect(help.stdout).toContain('--listen');
+    expect(help.stdout).toContain('--states listen|all');
+    expect(help.stdout).not.toContain('--listen');
+  });
+});
+
+describe('cliMessage', () => {
+  it.each([
+    [
+      "PID file '/run/a.pid' is held by pid 7 (a process that does not lock it; left untouched; pass force: true to take it over)",
+      "PID file '/run/a.pid' is held by pid 7 (a process that does not lock it; left untouched; pass --force to take it over)",
+    ],
+    [
+      'Refusing to signal pid 7 (sleep): it belongs to uid 1000, not 0; pass allowOtherUsers: true to allow it',
+      'Refusing to signal pid 7 (sleep): it belongs to uid 1000, not 0; pass --allow-other-users to allow it',
+    ],
+    ['Expected forceAfter to be a duration', 'Expected --force-after to be a duration'],
+    ["Expected killSignal to be a signal, got 'X'", "Expected --signal to be a signal, got 'X'"],
+  ])('says %j with the flags a CLI user types', (library, cli) => {
+    expect(cliMessage(library)).toBe(cli);
   });
 });

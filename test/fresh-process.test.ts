@@ -2,7 +2,7 @@
 // process with nothing else keeping its event loop alive (the promise must settle), and every
 // CLI command from a fresh process, for success and each failure kind, with and without --json
 // (exit code; one JSON object on stdout for a failure: {error, code, message, ...}).
-import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -10,7 +10,6 @@ import {describe, expect, it} from 'vitest';
 import {
   bindServer,
   distBin,
-  distEntry,
   distModule,
   fixtures,
   runCli,

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {execa} from 'execa';
-import {afterAll, afterEach, expect, inject, onTestFinished} from 'vitest';
+import {afterAll, afterEach, expect, inject, it, onTestFinished} from 'vitest';
 import {testPort} from './ports.js';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -250,4 +250,23 @@ export function spawnNode(code: string): ChildProcess & {pid: number} {
   const child = spawn(process.execPath, ['-e', code], {stdio: 'ignore'});
   track(child.pid);
   return child as ChildProcess & {pid: number};
+}
+
+/** A call with bad arguments: its name, the call, the error class and a part of its message. */
+export type BadCall = [
+  name: string,
+  call: () => unknown,
+  ErrorClass: ErrorConstructor,
+  message: string,
+];
+
+/** One test per bad call: it throws or rejects with that class, with that in its message. */
+export function itRefuses(cases: readonly BadCall[]): void {
+  it.each(cases)('%s', async (_name, call, ErrorClass, message) => {
+    const error = await Promise.resolve()
+      .then(call)
+      .catch((error_: unknown) => error_);
+    expect(error).toBeInstanceOf(ErrorClass);
+    expect((error as Error).message).toContain(message);
+  });
 }

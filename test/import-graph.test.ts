@@ -128,3 +128,49 @@ describe('import graph', () => {
     expect(graph(path.join(src, 'cli', 'service.ts')).files).toContain('services/index.ts');
   });
 });
+
+/** The modules of src/ that `file` imports statically (values), relative to src/. */
+function localImports(file: string): string[] {
+  const from = path.join(src, file);
+  return staticImports(from)
+    .filter((s) => s.startsWith('.'))
+    .map((s) => path.relative(src, path.resolve(path.dirname(from), s.replace(/\.js$/, '.ts'))));
+}
+
+describe('layers: imports point down', () => {
+  // The foundation every layer uses: it imports nothing above itself.
+  it.each([
+    ['builtin.ts', []],
+    ['steps.ts', []],
+    ['service-record.ts', []],
+    ['validate.ts', ['builtin.ts']],
+    ['errors.ts', ['validate.ts']],
+    ['small-file.ts', ['builtin.ts', 'errors.ts']],
+  ])('%s imports only %j', (file, allowed) => {
+    expect(localImports(file).filter((f) => !allowed.includes(f))).toEqual([]);
+  });
+
+  it.each([
+    // Process control and port waits meet in free-port.ts, not in each other.
+    ['terminate.ts', /^(wait|free-port|probe)\.ts$/],
+    ['process-control.ts', /^(wait|terminate|free-port|probe)\.ts$/],
+    ['wait.ts', /^(terminate|free-port)\.ts$/],
+    // Files beside a PID file do not go through the PID file feature.
+    ['stopping.ts', /^pidfile\.ts$/],
+    ['small-file.ts', /^pidfile\.ts$/],
+    // serve and services are siblings; the CLI is the top.
+    ['serve/supervisor.ts', /^(services|cli)\//],
+    ['serve/control.ts', /^(services|cli)\//],
+    ['services/command.ts', /^(serve|cli)\//],
+    ['services/systemd.ts', /^(serve|cli)\//],
+  ])('%s imports nothing matching %s', (file, forbidden) => {
+    expect(localImports(file).filter((f) => forbidden.test(f))).toEqual([]);
+  });
+
+  it('sees the imports it forbids elsewhere (a control)', () => {
+    expect(localImports('free-port.ts')).toEqual(
+      expect.arrayContaining(['terminate.ts', 'wait.ts']),
+    );
+    expect(localImports('serve/supervisor.ts')).toContain('process-control.ts');
+  });
+});

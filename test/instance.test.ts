@@ -4,6 +4,12 @@ import net from 'node:net';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {claimInstance, type IsAlive, processInfo, readPidFile} from '../src/index.js';
+import {
+  isServiceRecord,
+  parseServiceRecord,
+  serialiseServiceRecord,
+  servicePathOf,
+} from '../src/service-record.js';
 import {type Claimer, forkClaimer} from './claimer.js';
 import {aliveByPing} from './fixtures/ping.mjs';
 import {numberedDirs, startListener, track} from './helpers.js';
@@ -349,5 +355,51 @@ describe('claimInstance', () => {
       expect(() => r.handle.recordService({host: 'x'} as never)).toThrow(/Unknown option 'host'/);
       r.handle.release();
     }
+  });
+});
+
+describe('service record', () => {
+  const record = {pid: 4711, startTime: 123, bootId: 'b-1', port: 8080, socketPath: undefined};
+
+  it('round-trips through its file text, tagged, one line', () => {
+    const text = serialiseServiceRecord(record);
+    expect(text).toBe(
+      '{"portwarden":"service","pid":4711,"startTime":123,"bootId":"b-1","port":8080}\n',
+    );
+    expect(parseServiceRecord(text)).toEqual(record);
+    const socket = {...record, port: undefined, socketPath: '/run/app.sock'};
+    expect(parseServiceRecord(serialiseServiceRecord(socket))).toEqual(socket);
+    expect(servicePathOf('/run/app.pid')).toBe('/run/app.pid.service.json');
+  });
+
+  it('keeps only its own fields', () => {
+    const text = JSON.stringify({portwarden: 'service', ...record, extra: true});
+    expect(parseServiceRecord(text)).toEqual(record);
+  });
+
+  it.each([
+    ['not JSON', '{"portwarden":"service","pid":"x"'],
+    ['untagged', JSON.stringify(record)],
+    ['another tag', JSON.stringify({...record, portwarden: 'stopping'})],
+    ['an array', '[4711]'],
+    ['null', 'null'],
+    ['pid 0', JSON.stringify({portwarden: 'service', ...record, pid: 0})],
+    ['a string pid', JSON.stringify({portwarden: 'service', ...record, pid: '4711'})],
+    ['a fractional start time', JSON.stringify({portwarden: 'service', ...record, startTime: 1.5})],
+    ['a numeric boot id', JSON.stringify({portwarden: 'service', ...record, bootId: 7})],
+    ['port 0', JSON.stringify({portwarden: 'service', ...record, port: 0})],
+    ['port 65536', JSON.stringify({portwarden: 'service', ...record, port: 65_536})],
+    ['a numeric socket path', JSON.stringify({portwarden: 'service', ...record, socketPath: 1})],
+    ['neither port nor socket', JSON.stringify({portwarden: 'service', pid: 1, startTime: 1})],
+  ])('refuses %s', (_name, text) => {
+    expect(parseServiceRecord(text)).toBeUndefined();
+  });
+
+  it('isServiceRecord narrows unknown values', () => {
+    const value: unknown = JSON.parse(JSON.stringify(record));
+    expect(isServiceRecord(value)).toBe(true);
+    expect(isServiceRecord({...record, port: undefined})).toBe(false);
+    expect(isServiceRecord(undefined)).toBe(false);
+    expect(isServiceRecord('4711')).toBe(false);
   });
 });

@@ -30,7 +30,7 @@ import {
   readStopping,
 } from '../src/index.js';
 import {nativeBinding, packageRoot} from '../src/native.js';
-import {pidFileError} from '../src/pidfile.js';
+import {pidFileError} from '../src/errors.js';
 import {type Claimer, forkClaimer} from './claimer.js';
 import {distEntry, runAsNobody, runNode, sleep, track} from './helpers.js';
 

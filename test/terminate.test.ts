@@ -11,7 +11,16 @@ import {
   terminateSync,
   TerminateAggregateError,
 } from '../src/index.js';
-import {bindServer, distEntry, runAsNobody, sleep, spawnNode, startListener} from './helpers.js';
+import {
+  type BadCall,
+  bindServer,
+  distEntry,
+  itRefuses,
+  runAsNobody,
+  sleep,
+  spawnNode,
+  startListener,
+} from './helpers.js';
 import {testPort} from './ports.js';
 
 /** Running (a zombie, exited but not yet reaped by us, is not). */
@@ -50,7 +59,7 @@ describe('killSignal forms', () => {
         killSignal: killSignal as NodeJS.Signals,
         forceAfter: 5000,
       });
-      expect(result).toMatchObject({pid: child.pid, signal: 'SIGINT', forced: false});
+      expect(result).toMatchObject({pid: child.pid, killSignal: 'SIGINT', forced: false});
     }
   });
 });
@@ -92,7 +101,7 @@ describe('freePort', () => {
       {
         pid: l.pid,
         command: expect.stringContaining('listener.mjs') as string,
-        signal: 'SIGTERM',
+        killSignal: 'SIGTERM',
         forced: false,
         status: 'terminated',
       },
@@ -126,7 +135,7 @@ describe('freePort', () => {
     const results = await freePort(l.port, {forceAfter: 300});
     expect(performance.now() - started).toBeGreaterThanOrEqual(295);
     expect(results).toMatchObject([
-      {pid: l.pid, signal: 'SIGKILL', forced: true, status: 'terminated'},
+      {pid: l.pid, killSignal: 'SIGKILL', forced: true, status: 'terminated'},
     ]);
     expect(checkPortSync(l.port).status).toBe('free');
   });
@@ -135,7 +144,7 @@ describe('freePort', () => {
     const l = await startListener({onTerm: 'ignore'});
     const results = await freePort(l.port, {dryRun: true, killSignal: 'SIGINT'});
     expect(results).toMatchObject([
-      {pid: l.pid, signal: 'SIGINT', forced: false, status: 'dry-run'},
+      {pid: l.pid, killSignal: 'SIGINT', forced: false, status: 'dry-run'},
     ]);
     expect(freePortSync(l.port, {dryRun: true})).toMatchObject([{pid: l.pid, status: 'dry-run'}]);
     expect(alive(l.pid)).toBe(true);
@@ -213,7 +222,7 @@ describe('terminate', () => {
       {
         pid: l.pid,
         command: expect.stringContaining('listener.mjs') as string,
-        signal: 'SIGTERM',
+        killSignal: 'SIGTERM',
         forced: false,
         status: 'terminated',
       },
@@ -227,7 +236,7 @@ describe('terminate', () => {
     const results = await terminate([l.pid], {forceAfter: 300});
     const elapsed = performance.now() - started;
     expect(results).toMatchObject([
-      {pid: l.pid, signal: 'SIGKILL', forced: true, status: 'terminated'},
+      {pid: l.pid, killSignal: 'SIGKILL', forced: true, status: 'terminated'},
     ]);
     expect(elapsed).toBeGreaterThanOrEqual(295);
     expect(elapsed).toBeLessThan(2000);
@@ -259,7 +268,7 @@ describe('terminate', () => {
     const stale = {pid: l.pid, startTime: info.startTime! - 1};
     const results = await terminate([stale], {killSignal: 'SIGKILL'});
     expect(results).toEqual([
-      {pid: l.pid, command: null, signal: null, forced: false, status: 'reused'},
+      {pid: l.pid, command: null, killSignal: null, forced: false, status: 'reused'},
     ]);
     expect(terminateSync([stale], {killSignal: 'SIGKILL'})[0]!.status).toBe('reused');
     await sleep(50);
@@ -275,7 +284,7 @@ describe('terminate', () => {
     await new Promise((resolve) => child.once('exit', resolve));
     await sleep(20);
     await expect(terminate([child.pid])).resolves.toEqual([
-      {pid: child.pid, command: null, signal: null, forced: false, status: 'gone'},
+      {pid: child.pid, command: null, killSignal: null, forced: false, status: 'gone'},
     ]);
   });
 
@@ -285,9 +294,9 @@ describe('terminate', () => {
     const c = await startListener({onTerm: {drainMs: 100}});
     const results = await terminate([a.pid, b.pid, c.pid], {forceAfter: 400});
     expect(results).toMatchObject([
-      {pid: a.pid, forced: false, signal: 'SIGTERM'},
-      {pid: b.pid, forced: true, signal: 'SIGKILL'},
-      {pid: c.pid, forced: false, signal: 'SIGTERM'},
+      {pid: a.pid, forced: false, killSignal: 'SIGTERM'},
+      {pid: b.pid, forced: true, killSignal: 'SIGKILL'},
+      {pid: c.pid, forced: false, killSignal: 'SIGTERM'},
     ]);
   });
 
@@ -314,7 +323,7 @@ describe('terminate', () => {
     expect(error.errors[2]!.message).toContain('an ancestor of this process');
     expect(error.message).toContain('Failed to terminate 3 of 4 processes');
     // SIGCONT does not stop it, so it was escalated.
-    expect(error.results).toMatchObject([{pid: l.pid, signal: 'SIGKILL', forced: true}]);
+    expect(error.results).toMatchObject([{pid: l.pid, killSignal: 'SIGKILL', forced: true}]);
   });
 
   it.runIf(isRoot)("another user's process: refused unless allowOtherUsers", async () => {
@@ -413,12 +422,12 @@ describe('signal (AbortSignal)', () => {
   it('an unaborted signal changes nothing', async () => {
     const l = await startListener();
     const results = await freePort(l.port, {signal: new AbortController().signal});
-    expect(results).toMatchObject([{pid: l.pid, status: 'terminated', signal: 'SIGTERM'}]);
+    expect(results).toMatchObject([{pid: l.pid, status: 'terminated', killSignal: 'SIGTERM'}]);
   });
 });
 
 describe('bad input', () => {
-  const cases: Array<[string, () => unknown, ErrorConstructor, string]> = [
+  const cases: BadCall[] = [
     [
       'empty targets',
       () => terminate([]),
@@ -614,11 +623,5 @@ describe('bad input', () => {
     ],
   ];
 
-  it.each(cases)('%s', async (_name, call, ErrorClass, message) => {
-    const error = await Promise.resolve()
-      .then(call)
-      .catch((error_: unknown) => error_);
-    expect(error).toBeInstanceOf(ErrorClass);
-    expect((error as Error).message).toContain(message);
-  });
+  itRefuses(cases);
 });

@@ -29,6 +29,20 @@ describe('public types', () => {
     expectTypeOf<pw.FreePortOptions['killSignal']>().toEqualTypeOf<
       NodeJS.Signals | number | undefined
     >();
+    // What was sent is reported under the same name, as a POSIX name.
+    expectTypeOf<pw.TerminateResult['killSignal']>().toEqualTypeOf<NodeJS.Signals | null>();
+    expectTypeOf<pw.TerminateResult>().not.toHaveProperty('signal');
+  });
+
+  it("states says which sockets count: 'listen' or 'all', never a boolean", () => {
+    type States = 'listen' | 'all' | undefined;
+    expectTypeOf<pw.CheckPortOptions['states']>().toEqualTypeOf<States>();
+    expectTypeOf<pw.CheckPortSyncOptions['states']>().toEqualTypeOf<States>();
+    expectTypeOf<pw.ProbePortOptions['states']>().toEqualTypeOf<States>();
+    expectTypeOf<pw.WaitForPortFreeOptions['states']>().toEqualTypeOf<States>();
+    expectTypeOf<pw.PidsOnPortOptions['states']>().toEqualTypeOf<States>();
+    expectTypeOf<pw.CheckPortOptions>().not.toHaveProperty('strict');
+    expectTypeOf<pw.WaitForPortFreeOptions>().not.toHaveProperty('strict');
   });
 
   it('answers: three-state checks, pid lists, several ports', () => {

@@ -2,12 +2,12 @@ import type {Steps} from '../steps.js';
 import type {BackendName, Protocol, SocketEntry} from '../types.js';
 
 /** `listen`: TCP LISTEN sockets only (the kernel skips the connection tables). `all`: every state. */
-export type Scope = 'listen' | 'all';
+export type States = 'listen' | 'all';
 
 export type ProbeRequest = {
   readonly port: number;
   readonly protocol: Protocol;
-  readonly scope: Scope;
+  readonly states: States;
   readonly owners: boolean;
   readonly candidates: readonly number[];
   /** Budget for one attempt of a backend that spawns a process (lsof). */

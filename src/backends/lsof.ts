@@ -22,7 +22,7 @@ const MAX_OUTPUT = 16 * 1024 * 1024;
 
 export function lsofArguments(request: ProbeRequest): string[] {
   const args = ['-nP', '-w', `-i${request.protocol.toUpperCase()}:${request.port}`];
-  if (request.protocol === 'tcp' && request.scope === 'listen') {
+  if (request.protocol === 'tcp' && request.states === 'listen') {
     args.push('-sTCP:LISTEN');
   }
 
@@ -99,8 +99,8 @@ const LSOF_TCP_STATES: Readonly<Record<string, SocketState>> = {
 /**
 The state of a TCP socket from lsof's `T` field (`TST=LISTEN`). A missing or unknown name
 (`UNKNOWN_TCP_STATE_12`, a dialect's own word) is `'UNKNOWN'`, as the native backends
-report a kernel state number they do not know: such a socket counts for `strict` checks
-(any state) and never as a listener. Under `-sTCP:LISTEN` lsof itself matched the state
+report a kernel state number they do not know: such a socket counts for checks with
+`states: 'all'` and never as a listener. Under `-sTCP:LISTEN` lsof itself matched the state
 against its LISTEN name, so listeners always arrive as `LISTEN`.
 */
 export function lsofTcpState(text: string | undefined): SocketState {

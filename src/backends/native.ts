@@ -143,7 +143,7 @@ export function ownersFromScan(
 
 function dump(b: NativeBinding, request: ProbeRequest): SocketEntry[] {
   const protocols = request.protocol === 'tcp' ? PROTO_TCP : PROTO_UDP;
-  const tcpStates = request.scope === 'listen' ? 1 << TCP_LISTEN : 0xff_ff_ff_ff;
+  const tcpStates = request.states === 'listen' ? 1 << TCP_LISTEN : 0xff_ff_ff_ff;
   try {
     return b.inetDump(request.port, protocols, tcpStates).map(toEntry);
   } catch (error) {

@@ -78,6 +78,8 @@ const CLI_WORDS: Array<[RegExp, string]> = [
   [/\bspec\.pidFile\b/g, '--pidfile'],
   [/\bforceAfter\b/g, '--force-after'],
   [/\bkillSignal\b/g, '--signal'],
+  [/\bpass force: true\b/g, 'pass --force'],
+  [/\bpass allowOtherUsers: true\b/g, 'pass --allow-other-users'],
   [/\ballowOtherUsers\b/g, '--allow-other-users'],
 ];
 

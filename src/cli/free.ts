@@ -1,5 +1,5 @@
 // free: stop every holder of a port, then wait until it is free.
-import {freePort, type FreePortFilter} from '../terminate.js';
+import {freePort, type FreePortFilter} from '../free-port.js';
 import {
   parseDuration,
   parseForceAfter,

@@ -95,9 +95,9 @@ export function progressLine(io: Io, values: CommonValues) {
 export function describeTerminated(r: TerminateResult): string {
   const what =
     r.status === 'dry-run'
-      ? `would send ${r.signal ?? 'nothing'} to`
+      ? `would send ${r.killSignal ?? 'nothing'} to`
       : r.status === 'terminated'
-        ? `${r.forced ? 'killed (SIGKILL after the grace period)' : `stopped by ${r.signal ?? 'signal'}`}`
+        ? `${r.forced ? 'killed (SIGKILL after the grace period)' : `stopped by ${r.killSignal ?? 'signal'}`}`
         : r.status === 'reused'
           ? 'skipped (pid reused by another process)'
           : 'already gone:';

@@ -6,6 +6,7 @@ import type {CheckFlags, Runner, WhoFlags} from './spec.js';
 
 const PROTOCOLS = ['tcp', 'udp'] as const;
 const BACKENDS = ['auto', 'native', 'lsof'] as const;
+const STATES = ['listen', 'all'] as const;
 
 /** The probe flags every probing command shares. */
 export function probeFlags(values: {protocol: string; backend: string}) {
@@ -15,6 +16,11 @@ export function probeFlags(values: {protocol: string; backend: string}) {
   };
 }
 
+/** `--states listen|all`: which sockets count (listed, or keep the port busy). */
+export function parseStates(values: {states: string}): 'listen' | 'all' {
+  return parseChoice(values.states, '--states', STATES);
+}
+
 export const who: Runner<WhoFlags> = async (portTexts, values, io) => {
   const ports = portTexts.map((text) => parsePort(text));
   const reports = [];
@@ -22,7 +28,7 @@ export const who: Runner<WhoFlags> = async (portTexts, values, io) => {
     reports.push(
       await probePort(port, {
         ...probeFlags(values),
-        states: values.listen ? 'listen' : 'all',
+        states: parseStates(values),
         ...(values.timeout === undefined ? {} : {attemptTimeout: parseDuration(values.timeout)}),
       }),
     );
@@ -45,7 +51,7 @@ export const check: Runner<CheckFlags> = async ([portText], values, io) => {
   const port = parsePort(portText);
   const status = await checkPort(port, {
     ...probeFlags(values),
-    strict: values.strict,
+    states: parseStates(values),
     ...(values.host === undefined ? {} : {host: values.host}),
     ...(values.timeout === undefined ? {} : {attemptTimeout: parseDuration(values.timeout)}),
   });

@@ -77,9 +77,12 @@ const host = {
   arg: 'ADDR',
   help: 'the address to check (an IP literal; ::/0.0.0.0 overlap by the kernel rules); default: any',
 } as const;
-const strict = {
-  type: 'boolean',
-  help: 'count every socket on the port, TIME_WAIT and connections included',
+/** `--states` of check and wait-free: which sockets keep the port busy (checkPort's default). */
+const states = {
+  type: 'string',
+  arg: 'listen|all',
+  default: 'listen',
+  help: 'which sockets count: listen (listeners, bound UDP sockets; the default) or all (TIME_WAIT too)',
 } as const;
 const waitTimeout = {type: 'string', arg: 'T', help: 'how long to wait (default 5s)'} as const;
 
@@ -89,12 +92,17 @@ function command<F extends Flags>(spec: Command<F>): Command<F> {
 
 const whoFlags = {
   protocol,
-  listen: {type: 'boolean', help: 'listeners only'},
+  states: {
+    type: 'string',
+    arg: 'listen|all',
+    default: 'all',
+    help: 'which sockets to list: listen (listeners, bound UDP sockets) or all (the default)',
+  },
   backend,
   timeout: attempt,
 } as const;
-const checkFlags = {host, strict, protocol, backend, timeout: attempt} as const;
-const waitFreeFlags = {timeout: waitTimeout, host, strict, protocol, backend} as const;
+const checkFlags = {host, states, protocol, backend, timeout: attempt} as const;
+const waitFreeFlags = {timeout: waitTimeout, host, states, protocol, backend} as const;
 const waitListenFlags = {
   pid: {
     type: 'string',
@@ -319,7 +327,7 @@ export const commands: Record<string, Command<any>> = {
   }),
 };
 
-/** `--timeout T`, `--listen`, `-q, --quiet` */
+/** `--timeout T`, `--dry-run`, `-q, --quiet` */
 export function flagSynopsis(name: string, flag: Flag): string {
   const long = `--${name}${flag.arg ? ` ${flag.arg}` : ''}`;
   return flag.short ? `-${flag.short}, ${long}` : long;

@@ -2,7 +2,7 @@
 import {waitForListening, waitForPortFree} from '../wait.js';
 import {parseDuration, parsePid, parsePort} from './args.js';
 import {EXIT, formatSocket, progressLine, report} from './output.js';
-import {probeFlags} from './probe.js';
+import {parseStates, probeFlags} from './probe.js';
 import type {Runner, WaitFreeFlags, WaitListenFlags} from './spec.js';
 
 export const waitFree: Runner<WaitFreeFlags> = async ([portText], values, io) => {
@@ -11,7 +11,7 @@ export const waitFree: Runner<WaitFreeFlags> = async ([portText], values, io) =>
   try {
     const result = await waitForPortFree(port, {
       ...probeFlags(values),
-      strict: values.strict,
+      states: parseStates(values),
       ...(values.host === undefined ? {} : {host: values.host}),
       ...(values.timeout === undefined ? {} : {timeout: parseDuration(values.timeout)}),
       onProgress: progress.update,

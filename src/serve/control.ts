@@ -10,7 +10,7 @@ import path from 'node:path';
 import {readPidFile} from '../pidfile.js';
 import {sendSignal} from '../process-control.js';
 import {readSmallFile, writeFileAtomic} from '../small-file.js';
-import {sleep} from '../services/util.js';
+import {sleep} from '../steps.js';
 import {assertDuration, assertPort, checkOptions, show} from '../validate.js';
 import {ServeError} from './errors.js';
 

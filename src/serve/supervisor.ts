@@ -8,14 +8,14 @@ import {requireNative} from '../native.js';
 import {type ChildProcess, spawn} from 'node:child_process';
 import {EventEmitter} from 'node:events';
 import {builtin} from '../builtin.js';
-import {constants as osConstants, tmpdir} from 'node:os';
+import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {AlreadyRunningError, describeSocket} from '../errors.js';
 import {listenTarget} from '../listen-target.js';
 import type {NativeBinding} from '../native.js';
 import {claimPidFile, type PidFileHandle} from '../pidfile.js';
 import {blockersOf, probePort} from '../probe.js';
-import {descendsFrom} from '../services/owners.js';
+import {descendsFrom} from '../process-control.js';
 import type {SocketEntry} from '../types.js';
 import {
   ArgumentTypeError,
@@ -262,7 +262,7 @@ async function openListener(
     let blockers: SocketEntry[] = [];
     try {
       const report = await probePort(r.port, {states: 'listen', owners: true});
-      blockers = blockersOf(report.sockets, r.host, false);
+      blockers = blockersOf(report.sockets, r.host, 'listen');
     } catch {}
 
     const who =

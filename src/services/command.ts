@@ -19,11 +19,12 @@ import {waitForListening} from '../wait.js';
 import {describeExit, runTool} from './exec.js';
 import {proveFree, refuseIfBusy} from './free.js';
 import {stopGroup} from './group.js';
-import {descendsFrom, listeners, ownersOf, pidFromFile} from './owners.js';
+import {descendsFrom} from '../process-control.js';
+import {listeners, ownersOf, pidFromFile} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {CommandServiceSpec, ServiceAction, ServiceResult} from './types.js';
-import {sleep} from './util.js';
+import {sleep} from '../steps.js';
 
 /** Grace before SIGKILL when a failed start is stopped after an abort. */
 const ABORT_GRACE_MS = 100;

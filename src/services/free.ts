@@ -1,5 +1,6 @@
 import {checkPort} from '../probe.js';
-import {freePort, type TerminateResult} from '../terminate.js';
+import {freePort} from '../free-port.js';
+import type {TerminateResult} from '../types.js';
 import {waitForPortFree} from '../wait.js';
 import type {PortStatus} from '../types.js';
 import type {ResolvedOptions} from './spec.js';

@@ -11,7 +11,7 @@ is signalled. Processes that left the group (a daemon that called setsid) are no
 */
 import type {ChildProcess} from 'node:child_process';
 import {nativeBinding} from '../native.js';
-import {sleep} from './util.js';
+import {sleep} from '../steps.js';
 
 export type GroupStop = {
   /** What happened, for messages: `process group 4711 stopped by SIGTERM`. */

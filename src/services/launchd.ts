@@ -24,7 +24,7 @@ import {type JobFile, type JobSocket, readJobFile} from './plist.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {LaunchdServiceSpec, ServiceAction, ServiceResult} from './types.js';
-import {sleep} from './util.js';
+import {sleep} from '../steps.js';
 
 const {readFileSync, rmSync, writeFileSync} = builtin.fs();
 

@@ -1,6 +1,5 @@
 import {builtin} from '../builtin.js';
 import {blockersOf, probePort} from '../probe.js';
-import {processInfo} from '../process.js';
 import type {ProcessInfo, SocketEntry} from '../types.js';
 
 const {readFileSync} = builtin.fs();
@@ -21,7 +20,7 @@ export async function listeners(
     candidates: candidates.filter((pid) => pid > 0),
     signal,
   });
-  return blockersOf(report.sockets, host, false);
+  return blockersOf(report.sockets, host, 'listen');
 }
 
 export function ownersOf(entry: SocketEntry): readonly ProcessInfo[] {
@@ -32,20 +31,6 @@ export function ownersOf(entry: SocketEntry): readonly ProcessInfo[] {
 export function heldOnlyBy(entry: SocketEntry, manager: number | undefined): boolean {
   const owners = ownersOf(entry);
   return manager !== undefined && owners.length > 0 && owners.every((p) => p.pid === manager);
-}
-
-/** Whether `pid` is one of `roots` or descends from one (walks the ppid chain). */
-export function descendsFrom(pid: number, roots: ReadonlySet<number>): boolean {
-  let current: number | undefined = pid;
-  for (let depth = 0; current !== undefined && current > 1 && depth < 128; depth++) {
-    if (roots.has(current)) {
-      return true;
-    }
-
-    current = processInfo(current)?.ppid;
-  }
-
-  return false;
 }
 
 /**

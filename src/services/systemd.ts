@@ -11,12 +11,13 @@ import {terminate} from '../terminate.js';
 import type {SocketEntry} from '../types.js';
 import {waitForPortFree} from '../wait.js';
 import {describeExit, runTool, type ToolResult} from './exec.js';
-import {cgroupPids, descendsFrom, heldOnlyBy, listeners, ownersOf} from './owners.js';
+import {descendsFrom} from '../process-control.js';
+import {cgroupPids, heldOnlyBy, listeners, ownersOf} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
 import {proveFree} from './free.js';
-import {sleep} from './util.js';
+import {sleep} from '../steps.js';
 import {probeUnixSocket} from '../unix-socket.js';
 
 export type UnitState = {

@@ -64,7 +64,7 @@ async function expectUnknown(expected: Expected, fake?: Fake) {
   const statuses: PortStatus[] = [
     checkPortSync(PORT, options),
     await checkPort(PORT, options),
-    checkPortSync(PORT, {...options, strict: true, host: '127.0.0.1'}),
+    checkPortSync(PORT, {...options, states: 'all', host: '127.0.0.1'}),
   ];
   for (const status of statuses) {
     expect(status).toMatchObject({status: 'unknown', backend: 'lsof', ...expected});
@@ -88,6 +88,25 @@ async function expectUnknown(expected: Expected, fake?: Fake) {
     expect(error).toMatchObject({name: 'ProbeUnavailableError', backend: 'lsof', ...expected});
     expect((error as Error).message).toContain(`Cannot probe port ${PORT}`);
   }
+}
+
+/**
+Waits until the helper of a hanging fake lsof (its pid in `<dir>/helper.pid`) is gone: the
+whole process group was killed (a zombie awaiting its reaper counts as gone).
+*/
+async function helperDies(dir: string): Promise<void> {
+  const helper = Number(readFileSync(path.join(dir, 'helper.pid'), 'utf8'));
+  track(helper);
+  await until(
+    'the helper to die',
+    () => {
+      const info = processInfo(helper);
+      return info === undefined || info.name !== 'sleep' || (info as {state?: string}).state === 'Z'
+        ? true
+        : undefined;
+    },
+    3000,
+  );
 }
 
 describe('the lsof backend reads exit statuses exactly', () => {
@@ -197,21 +216,7 @@ describe('the lsof backend reads exit statuses exactly', () => {
         permanent: false,
       });
       expect(Date.now() - started).toBeLessThan(3000);
-      const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
-      track(helper);
-      // The whole process group was killed: the helper is gone (or a zombie awaiting its reaper).
-      await until(
-        'the helper to die',
-        () => {
-          const info = processInfo(helper);
-          return info === undefined ||
-            info.name !== 'sleep' ||
-            (info as {state?: string}).state === 'Z'
-            ? true
-            : undefined;
-        },
-        3000,
-      );
+      await helperDies(fake.dir);
     },
   );
 });
@@ -236,20 +241,7 @@ describe('an AbortSignal ends an lsof run', () => {
     const started = Date.now();
     await expect(call(controller.signal)).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(1000);
-    const helper = Number(readFileSync(path.join(fake.dir, 'helper.pid'), 'utf8'));
-    track(helper);
-    await until(
-      'the helper to die',
-      () => {
-        const info = processInfo(helper);
-        return info === undefined ||
-          info.name !== 'sleep' ||
-          (info as {state?: string}).state === 'Z'
-          ? true
-          : undefined;
-      },
-      3000,
-    );
+    await helperDies(fake.dir);
   });
 });
 
@@ -394,11 +386,11 @@ describe('the lsof backend parses -F output', () => {
     expect((await probePort(PORT, {backend: 'lsof'})).sockets).toEqual(report.sockets);
   });
 
-  it('an UNKNOWN state is a socket: busy for a strict check, not a listener for a default one', async () => {
+  it('an UNKNOWN state is a socket: busy for states: all, not a listener for a default one', async () => {
     fakeLsof(
       `cat <<'EOF'\np99999901\ncnode\nu0\nf3\ntIPv4\nPTCP\nn127.0.0.1:${PORT}->127.0.0.1:51000\nTST=UNKNOWN_TCP_STATE_12\nEOF`,
     );
-    expect(checkPortSync(PORT, {backend: 'lsof', strict: true})).toMatchObject({
+    expect(checkPortSync(PORT, {backend: 'lsof', states: 'all'})).toMatchObject({
       status: 'busy',
       blockers: [{state: 'UNKNOWN', remotePort: 51_000}],
     });

@@ -7,26 +7,12 @@ import {describe, expect, test} from 'vitest';
 import {checkPort} from '../../src/index.js';
 import {distBin, fixtures, runCli, sleep, tempDir, track} from '../helpers.js';
 import {testPort} from '../ports.js';
-import {app, get, startServe} from './cli-helpers.js';
-
-function command(port: number, mode = 'ok') {
-  return ['--', process.execPath, app, String(port), mode];
-}
+import {appCommand, get, reloadCli, serveApp, startServe, stopServe} from './helpers.js';
 
 describe('portwarden serve', () => {
   test('SIGHUP and --reload swap processes; SIGTERM stops the command and exits with its status', async () => {
-    const port = testPort();
-    const dir = tempDir();
-    const pidFile = path.join(dir, 'serve.pid');
-    const s = startServe([
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--pid-file',
-      pidFile,
-      ...command(port),
-    ]);
+    const s = serveApp({flags: ['--host', '127.0.0.1']});
+    const {port, pidFile} = s;
     const first = await s.next((e) => e.event === 'ready');
     expect(first).toMatchObject({port, host: '127.0.0.1', supervisor: s.pid, pidFile});
     expect(await get(port)).toBe(first.pid);
@@ -38,14 +24,7 @@ describe('portwarden serve', () => {
     expect(await get(port)).toBe(second.pid);
     await s.next((e) => e.event === 'exit' && e.pid === first.pid && e.reason === 'retired');
 
-    const reload = await runCli([
-      'serve',
-      '--reload',
-      '--port',
-      String(port),
-      '--pid-file',
-      pidFile,
-    ]);
+    const reload = await reloadCli(port, pidFile);
     expect(reload.exitCode).toBe(0);
     const third = await s.next((e) => e.event === 'ready' && e.generation === 3);
     expect(reload.stdout).toMatch(
@@ -64,12 +43,12 @@ describe('portwarden serve', () => {
     const port = testPort();
     const runtime = tempDir();
     const env = {XDG_RUNTIME_DIR: runtime};
-    const s = startServe(['--port', String(port), ...command(port)], env);
+    const s = startServe(['--port', String(port), ...appCommand(port)], env);
     const ready = await s.next((e) => e.event === 'ready');
     const pidFile = path.join(runtime, 'portwarden', `serve-${port}.pid`);
     expect(ready.pidFile).toBe(pidFile);
 
-    const second = await runCli(['serve', '--port', String(port), ...command(port)], env);
+    const second = await runCli(['serve', '--port', String(port), ...appCommand(port)], env);
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toBe(
       `portwarden serve: portwarden serve already runs for port ${port} (pid ${s.pid}; PID file '${pidFile}')`,
@@ -88,30 +67,13 @@ describe('portwarden serve', () => {
   });
 
   test('a failed reload exits 1 naming the failure, and the old process keeps serving', async () => {
-    const port = testPort();
-    const dir = tempDir();
-    const modeFile = path.join(dir, 'mode');
+    const modeFile = path.join(tempDir(), 'mode');
     writeFileSync(modeFile, 'ok');
-    const pidFile = path.join(dir, 'serve.pid');
-    const s = startServe([
-      '--port',
-      String(port),
-      '--pid-file',
-      pidFile,
-      '--ready-timeout',
-      '1s',
-      ...command(port, `@${modeFile}`),
-    ]);
+    const s = serveApp({mode: `@${modeFile}`, flags: ['--ready-timeout', '1s']});
+    const {port, pidFile} = s;
     const ready = await s.next((e) => e.event === 'ready');
     writeFileSync(modeFile, 'never-ready');
-    const reload = await runCli([
-      'serve',
-      '--reload',
-      '--port',
-      String(port),
-      '--pid-file',
-      pidFile,
-    ]);
+    const reload = await reloadCli(port, pidFile);
     expect(reload.exitCode).toBe(1);
     expect(reload.stderr).toMatch(
       /^portwarden serve: The new process \(pid \d+\) sent no READY=1 within 1000 ms; it is stopped and pid \d+ keeps serving/,
@@ -125,19 +87,11 @@ describe('portwarden serve', () => {
       exitCode: 3,
     });
     expect(await get(port)).toBe(ready.pid);
-    process.kill(s.pid, 'SIGTERM');
-    expect((await s.exited).code).toBe(0);
+    await stopServe(s);
   });
 
   test('SIGHUP storm: 10 in 100 ms, at most one reload in flight, the last one not lost', async () => {
-    const port = testPort();
-    const s = startServe([
-      '--port',
-      String(port),
-      '--pid-file',
-      path.join(tempDir(), 'serve.pid'),
-      ...command(port, 'slow-ready:150'),
-    ]);
+    const s = serveApp({mode: 'slow-ready:150'});
     await s.next((e) => e.event === 'ready');
     const from = s.events.length;
     let lastKillAt = 0;
@@ -174,20 +128,12 @@ describe('portwarden serve', () => {
     expect(spawns.length).toBeLessThanOrEqual(2);
     expect(spawns.at(-1)!.at).toBeGreaterThanOrEqual(lastKillAt);
     expect(tail.filter((e) => e.event === 'reload-failed')).toEqual([]);
-    expect(await get(port)).toBe(spawns.at(-1)!.pid);
-    process.kill(s.pid, 'SIGTERM');
-    expect((await s.exited).code).toBe(0);
+    expect(await get(s.port)).toBe(spawns.at(-1)!.pid);
+    await stopServe(s);
   });
 
   test('exit status: the serving process killed by a signal ends serve with 128 + its number', async () => {
-    const port = testPort();
-    const s = startServe([
-      '--port',
-      String(port),
-      '--pid-file',
-      path.join(tempDir(), 'serve.pid'),
-      ...command(port),
-    ]);
+    const s = serveApp();
     const ready = await s.next((e) => e.event === 'ready');
     process.kill(ready.pid!, 'SIGKILL');
     expect(await s.exited).toEqual({code: 137, signal: null});
@@ -199,9 +145,8 @@ describe('portwarden serve', () => {
   });
 
   test('the supervisor SIGKILLed: its process keeps the listener; a new serve refuses and says who holds it', async () => {
-    const port = testPort();
-    const pidFile = path.join(tempDir(), 'serve.pid');
-    const s = startServe(['--port', String(port), '--pid-file', pidFile, ...command(port)]);
+    const s = serveApp();
+    const {port, pidFile} = s;
     const ready = await s.next((e) => e.event === 'ready');
     process.kill(s.pid, 'SIGKILL');
     await s.exited;
@@ -215,7 +160,7 @@ describe('portwarden serve', () => {
       String(port),
       '--pid-file',
       pidFile,
-      ...command(port),
+      ...appCommand(port),
     ]);
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toContain(
@@ -223,14 +168,7 @@ describe('portwarden serve', () => {
     );
     expect(again.stderr).toContain(`portwarden free ${port}`);
     // The PID file's lock died with the supervisor: --reload says nothing runs.
-    const reload = await runCli([
-      'serve',
-      '--reload',
-      '--port',
-      String(port),
-      '--pid-file',
-      pidFile,
-    ]);
+    const reload = await reloadCli(port, pidFile);
     expect(reload.exitCode).toBe(1);
     expect(reload.stderr).toContain(`No portwarden serve runs for port ${port}`);
     process.kill(ready.pid!, 'SIGTERM');
@@ -253,7 +191,7 @@ describe('portwarden serve', () => {
         String(port),
         '--pid-file',
         pidFile,
-        ...command(port),
+        ...appCommand(port),
       ],
       {stdio: ['ignore', 'pipe', 'inherit']},
     );

@@ -1,7 +1,6 @@
 // serve() against real processes: test/fixtures/serve-app.mjs is an HTTP server that
 // listens on listenTarget(port), answers with its pid and calls notifyReady().
 import {existsSync, readFileSync, writeFileSync} from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import {afterEach, describe, expect, test} from 'vitest';
 import {
@@ -12,10 +11,9 @@ import {
   type ServeOptions,
   type ServeSupervisor,
 } from '../../src/index.js';
-import {fixtures, startListener, tempDir, track} from '../helpers.js';
+import {startListener, tempDir, track} from '../helpers.js';
 import {testPort} from '../ports.js';
-
-const app = path.join(fixtures, 'serve-app.mjs');
+import {app, get} from './helpers.js';
 const open = new Set<ServeSupervisor>();
 
 afterEach(async () => {
@@ -49,19 +47,6 @@ async function start(
   });
   track(supervisor.pid);
   return {supervisor, port, dir, spawned};
-}
-
-/** One request on a fresh connection; resolves with the answering pid. */
-async function get(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({host: '127.0.0.1', port, path: '/', agent: false}, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(Number(body)));
-      })
-      .on('error', reject);
-  });
 }
 
 function events(dir: string): Array<{event: string; pid: number}> {

@@ -24,6 +24,15 @@ const killFromPidFile = (pidFile: string) => [
   `try { process.kill(Number(require('fs').readFileSync(${JSON.stringify(pidFile)}, 'utf8')), 'SIGTERM') } catch {}`,
 ];
 
+/** A command service whose stop sends SIGTERM to the holder of its port (and whose start does nothing). */
+const sigtermStop = (holder: {pid: number; port: number}) =>
+  ({
+    manager: 'command',
+    stop: ['kill', '-TERM', String(holder.pid)],
+    start: ['true'],
+    port: holder.port,
+  }) as const;
+
 const tracked = <T extends ServiceResult>(r: T): T => {
   track(r.pid);
   return r;
@@ -148,15 +157,7 @@ describe('command services', () => {
 
   test('a holder that ignores SIGTERM gets SIGKILL after forceAfter', async () => {
     const holder = await startListener({onTerm: 'ignore'});
-    const result = await stopService(
-      {
-        manager: 'command',
-        stop: ['kill', '-TERM', String(holder.pid)],
-        start: ['true'],
-        port: holder.port,
-      },
-      {forceAfter: 500},
-    );
+    const result = await stopService(sigtermStop(holder), {forceAfter: 500});
     const free = result.steps.find((s) => s.step === 'port-free')!;
     expect(free.detail).toMatch(
       new RegExp(`^SIGKILL sent to ${holder.pid} \\(.*\\) after 500 ms$`),
@@ -169,15 +170,7 @@ describe('command services', () => {
   test('forceAfter: false never signals: the stop fails with PORT_BUSY instead', async () => {
     const holder = await startListener({onTerm: 'ignore'});
     const error = await rejection(
-      stopService(
-        {
-          manager: 'command',
-          stop: ['kill', '-TERM', String(holder.pid)],
-          start: ['true'],
-          port: holder.port,
-        },
-        {forceAfter: false, timeout: 800},
-      ),
+      stopService(sigtermStop(holder), {forceAfter: false, timeout: 800}),
     );
     expect(error.code).toBe('PORT_BUSY');
     expect(error.message).toContain('nothing was signalled (forceAfter: false)');
@@ -189,15 +182,7 @@ describe('command services', () => {
     const holder = await startListener({onTerm: 'ignore'});
     const t0 = performance.now();
     const error = await rejection(
-      stopService(
-        {
-          manager: 'command',
-          stop: ['kill', '-TERM', String(holder.pid)],
-          start: ['true'],
-          port: holder.port,
-        },
-        {forceAfter: 10_000, signal: AbortSignal.timeout(300)},
-      ),
+      stopService(sigtermStop(holder), {forceAfter: 10_000, signal: AbortSignal.timeout(300)}),
     );
     expect(performance.now() - t0).toBeLessThan(3000);
     expect(error.code).toBe('ABORTED');

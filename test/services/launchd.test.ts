@@ -14,9 +14,8 @@ import {
   stopService,
   type LaunchdServiceSpec,
 } from '../../src/index.js';
-// @ts-expect-error a plain ESM script without types
-import {clientLoop} from '../../scripts/load-client.mjs';
-import {fixtures, sleep, startListener, track} from '../helpers.js';
+import {fixtures, startListener, track} from '../helpers.js';
+import {restartsUnderLoad} from '../load.js';
 import {testPort} from '../ports.js';
 import {events, listenerPid, listenerPids, rejection, stepNames} from './helpers.js';
 import {median} from './systemd-manager.js';
@@ -419,32 +418,20 @@ describe('launchd: a job with Sockets (socket activation)', () => {
     expect(owners).toContain(started.pid);
     expect(owners.length).toBe(2);
 
-    let restarting = true;
-    const loop = clientLoop({
-      port,
-      intervalMs: 2,
-      maxMs: 60_000,
-      maxRequests: 20_000,
-      until: () => !restarting,
-    }) as Promise<{requests: number; failures: unknown[]; pids: Map<number, number>}>;
     const pids = new Set([started.pid]);
-    try {
-      for (let i = 0; i < RESTARTS; i++) {
-        await sleep(150);
-        const result = await restartService(j.spec);
-        expect(stepNames(result)).toEqual(['status', 'kickstart', 'running', 'listening']);
-        expect(pids.has(result.pid!)).toBe(false);
-        pids.add(result.pid!);
-      }
-
-      await sleep(150);
-    } finally {
-      restarting = false;
-    }
-
-    const result = await loop;
+    const {result} = await restartsUnderLoad(
+      port,
+      {times: RESTARTS, pauseMs: 150, maxMs: 60_000},
+      async () => {
+        const restarted = await restartService(j.spec);
+        expect(stepNames(restarted)).toEqual(['status', 'kickstart', 'running', 'listening']);
+        expect(pids.has(restarted.pid!)).toBe(false);
+        pids.add(restarted.pid!);
+        return restarted.ms;
+      },
+    );
     console.log(
-      `launchd Sockets load run: ${JSON.stringify({requests: result.requests, failed: result.failures.length, distinctPids: result.pids.size})}`,
+      `launchd Sockets load run: ${JSON.stringify({requests: result.requests, failed: result.failed, distinctPids: result.pids.size})}`,
     );
     expect(result.failures).toEqual([]);
     expect(result.requests).toBeGreaterThan(200);

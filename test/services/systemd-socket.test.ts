@@ -7,9 +7,8 @@ import {writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, test} from 'vitest';
 import {restartService, startService, stopService} from '../../src/index.js';
-// @ts-expect-error a plain ESM script without types
-import {clientLoop} from '../../scripts/load-client.mjs';
-import {fixtures, sleep} from '../helpers.js';
+import {fixtures} from '../helpers.js';
+import {restartsUnderLoad} from '../load.js';
 import {testPort} from '../ports.js';
 import {ensureDist, type Manager, removeUnits, startManager, systemctl} from './systemd-manager.js';
 
@@ -56,13 +55,6 @@ function socketUnit(name: string, port: number): string {
   return `${base}.service`;
 }
 
-type LoopResult = {
-  requests: number;
-  failed: number;
-  failures: Array<{at: number; code: string}>;
-  pids: Map<number, number>;
-};
-
 describe.runIf(process.platform === 'linux')('systemd socket activation', () => {
   test('start, restart and stop with the port held by the socket unit', async () => {
     const port = testPort();
@@ -100,37 +92,19 @@ describe.runIf(process.platform === 'linux')('systemd socket activation', () => 
     const unit = socketUnit('load', port);
     const spec = {manager: 'systemd', unit, port} as const;
     await startService(spec, {timeout: 20_000});
-    let restarting = true;
-    const loop = clientLoop({
+    const {result, ms} = await restartsUnderLoad(
       port,
-      intervalMs: 2,
-      maxMs: 30_000,
-      maxRequests: 10_000,
-      until: () => !restarting,
-    }) as Promise<LoopResult>;
-    const latencies: number[] = [];
-    try {
-      for (let i = 0; i < 20; i++) {
-        await sleep(300);
-        const r = await restartService(spec, {timeout: 20_000});
-        latencies.push(r.ms);
-      }
-
-      await sleep(200);
-    } finally {
-      restarting = false;
-    }
-
-    const result = await loop;
-    latencies.sort((a, b) => a - b);
+      {times: 20, pauseMs: 300, maxMs: 30_000},
+      async () => (await restartService(spec, {timeout: 20_000})).ms,
+    );
     console.log(
       `systemd socket-activation load run: ${JSON.stringify({
         requests: result.requests,
         failed: result.failed,
         distinctPids: result.pids.size,
-        restarts: latencies.length,
-        restartMsMedian: Math.round(latencies[latencies.length >> 1]!),
-        restartMsMax: Math.round(latencies.at(-1)!),
+        restarts: ms.length,
+        restartMsMedian: Math.round(ms[ms.length >> 1]!),
+        restartMsMax: Math.round(ms.at(-1)!),
       })}`,
     );
     expect(result.failures).toEqual([]);

@@ -1,10 +1,19 @@
-// Runs `portwarden serve --json` (the built CLI) as a real process and follows its events.
+// The serve tests' set-up: `portwarden serve --json` (the built CLI) as a real process whose
+// events are followed, the fixture app (test/fixtures/serve-app.mjs: an HTTP server on
+// listenTarget(port) that answers with its pid and calls notifyReady()) under it, and GETs.
 import {type ChildProcess, spawn} from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import {distBin, fixtures, track} from '../helpers.js';
+import {expect} from 'vitest';
+import {distBin, fixtures, runCli, tempDir, track} from '../helpers.js';
+import {testPort} from '../ports.js';
 
 export const app = path.join(fixtures, 'serve-app.mjs');
+
+/** What follows the flags to run the app on `port`: `-- node serve-app.mjs <port> <mode>`. */
+export function appCommand(port: number, mode = 'ok'): string[] {
+  return ['--', process.execPath, app, String(port), mode];
+}
 
 export type ServeEvent = {event: string; at: number; pid?: number; [key: string]: unknown};
 
@@ -97,4 +106,37 @@ export async function get(port: number, host = '127.0.0.1'): Promise<number> {
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
+}
+
+export type AppServe = ServeProcess & {port: number; pidFile: string};
+
+/**
+`portwarden serve --json --port <port> --pid-file <pidFile> <flags> -- node serve-app.mjs
+<port> <mode>`: the app under a supervisor with a PID file of its own (in a new temporary
+directory unless given).
+*/
+export function serveApp(
+  options: {
+    port?: number;
+    mode?: string;
+    pidFile?: string;
+    flags?: string[];
+    env?: Record<string, string>;
+  } = {},
+): AppServe {
+  const port = options.port ?? testPort();
+  const pidFile = options.pidFile ?? path.join(tempDir(), 'serve.pid');
+  const flags = ['--port', String(port), '--pid-file', pidFile, ...(options.flags ?? [])];
+  return {...startServe([...flags, ...appCommand(port, options.mode)], options.env), port, pidFile};
+}
+
+/** `portwarden serve --reload` of the supervisor that holds `pidFile`. */
+export async function reloadCli(port: number, pidFile: string) {
+  return runCli(['serve', '--reload', '--port', String(port), '--pid-file', pidFile]);
+}
+
+/** SIGTERM to the supervisor: it stops the app gracefully and exits 0. */
+export async function stopServe(s: ServeProcess): Promise<void> {
+  process.kill(s.pid, 'SIGTERM');
+  expect((await s.exited).code).toBe(0);
 }
