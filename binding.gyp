@@ -1,4 +1,8 @@
 {
+  # portwarden_testing=1 (scripts/build-testing.mjs, scripts/build-asan.sh) builds the test
+  # suite's addon: it exports `testing` and honours PORTWARDEN_FAULT. Releases and prebuilds
+  # never set it.
+  "variables": {"portwarden_testing%": 0},
   "targets": [
     {
       "target_name": "portwarden",
@@ -18,6 +22,7 @@
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti"],
       "conditions": [
+        ["portwarden_testing==1", {"defines": ["PORTWARDEN_TESTING=1"]}],
         ["OS=='linux'", {
           "sources": [
             "native/linux/sock_diag.cc",

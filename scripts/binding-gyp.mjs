@@ -1,8 +1,10 @@
 // Reads binding.gyp, the one list of sources, defines and flags, for the builds that do
 // not go through node-gyp (scripts/prebuild-all.mjs, scripts/check-darwin.mjs). A .gyp
 // file is a Python literal; this parses that literal and applies the parts of gyp's
-// semantics binding.gyp uses: `conditions` on OS, list merging, `key!` exclusion lists and
-// `<!(command)` expansion. Anything else fails loudly instead of being guessed.
+// semantics binding.gyp uses: top-level `variables` with `name%` defaults, `conditions` on OS
+// or on such a variable, list merging, `key!` exclusion lists and `<!(command)` expansion.
+// Anything else fails loudly instead of being guessed. The cross builds pass no variables:
+// they build releases, so portwarden_testing keeps its default 0.
 import {execSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
@@ -93,11 +95,34 @@ export function parsePythonLiteral(text, file = '<input>') {
   return out;
 }
 
-/** gyp's `OS=='linux'` / `OS!="mac"` conditions; nothing else is evaluated. */
-function conditionHolds(condition, os) {
-  const match = /^\s*OS\s*(==|!=)\s*(['"])(\w+)\2\s*$/.exec(condition);
-  if (!match) throw new Error(`binding.gyp: unsupported condition ${JSON.stringify(condition)}`);
-  return (match[1] === '==') === (os === match[3]);
+/**
+gyp's `OS=='linux'` / `OS!="mac"` and `name==1` conditions (`name` a variable of
+binding.gyp); nothing else is evaluated.
+*/
+function conditionHolds(condition, os, variables) {
+  const match = /^\s*(\w+)\s*(==|!=)\s*(?:(['"])(\w+)\3|(-?\d+))\s*$/.exec(condition);
+  const value = match ? (match[1] === 'OS' ? os : variables[match[1]]) : undefined;
+  if (value === undefined) {
+    throw new Error(`binding.gyp: unsupported condition ${JSON.stringify(condition)}`);
+  }
+
+  return (match[2] === '==') === (String(value) === (match[4] ?? match[5]));
+}
+
+/** Top-level `variables`: `name%` defaults, replaced by `overrides` (as gyp's -Dname=value). */
+function variablesOf(gyp, overrides) {
+  const out = {};
+  for (const [key, value] of Object.entries(gyp.variables ?? {})) {
+    if (!key.endsWith('%')) throw new Error(`binding.gyp: unsupported variable ${key}`);
+    out[key.slice(0, -1)] = value;
+  }
+
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in out)) throw new Error(`binding.gyp: no variable ${key}`);
+    out[key] = value;
+  }
+
+  return out;
 }
 
 /** `<!(cmd)` and `<!@(cmd)` run in the .gyp file's directory; other `<(...)` expansions fail. */
@@ -126,13 +151,13 @@ function merge(into, from, dir) {
   return into;
 }
 
-function applyConditions(into, dict, os, dir) {
+function applyConditions(into, dict, os, variables, dir) {
   for (const entry of dict.conditions ?? []) {
     const [condition, then, otherwise] = entry;
-    const branch = conditionHolds(condition, os) ? then : otherwise;
+    const branch = conditionHolds(condition, os, variables) ? then : otherwise;
     if (branch) {
       merge(into, branch, dir);
-      applyConditions(into, branch, os, dir);
+      applyConditions(into, branch, os, variables, dir);
     }
   }
 
@@ -153,15 +178,23 @@ const KNOWN_KEYS = new Set([
 
 /**
 The target's settings for gyp's OS name (`linux`, `mac`): sources relative to `root`,
-include dirs absolute, `key!` lists already removed from `key`.
+include dirs absolute, `key!` lists already removed from `key`. `variables` overrides
+binding.gyp's variable defaults (`{portwarden_testing: 1}`: the testing build).
 */
-export function bindingTarget(root, os, name) {
+export function bindingTarget(root, os, name, variables = {}) {
   const file = path.join(root, 'binding.gyp');
   const gyp = parsePythonLiteral(readFileSync(file, 'utf8'), file);
+  for (const key of Object.keys(gyp)) {
+    if (key !== 'targets' && key !== 'variables') {
+      throw new Error(`binding.gyp: ${key} is not understood by scripts/binding-gyp.mjs`);
+    }
+  }
+
   const targets = gyp.targets ?? [];
   const raw = name ? targets.find((t) => t.target_name === name) : targets[0];
   if (!raw) throw new Error(`binding.gyp: no target ${name ?? ''}`);
-  const settings = applyConditions(merge({}, raw, root), raw, os, root);
+  const vars = variablesOf(gyp, variables);
+  const settings = applyConditions(merge({}, raw, root), raw, os, vars, root);
   for (const key of Object.keys(settings)) {
     if (!KNOWN_KEYS.has(key)) {
       throw new Error(`binding.gyp: ${key} is not understood by scripts/binding-gyp.mjs`);

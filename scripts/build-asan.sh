@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer into
-# build-asan/build/Release/portwarden.node, leaving build/Release (which other test runs
-# load) untouched. node-gyp runs in a staging directory, build-asan/, that holds a copy of
+# build-asan/build/Release/portwarden.node, leaving build/Release (the release build) and
+# build-testing/ (the suite's usual addon) untouched. Like build-testing/, it is a testing
+# build (binding.gyp portwarden_testing=1): the suite uses its `testing` exports and
+# PORTWARDEN_FAULT. node-gyp runs in a staging directory, build-asan/, that holds a copy of
 # binding.gyp and symlinks to native/ and node_modules/.
 #
 # Load it with PORTWARDEN_ADDON_PATH=build-asan/build/Release/portwarden.node and the
@@ -38,7 +40,8 @@ fi
 cd "$stage"
 # -j 2: the machine has two cores shared with other work.
 CFLAGS="$flags" CXXFLAGS="$flags" LDFLAGS="$ldflags" \
-	node "$root/node_modules/node-gyp/bin/node-gyp.js" rebuild "${nodedir[@]}" -j 2 --loglevel=warn >/dev/null
+	node "$root/node_modules/node-gyp/bin/node-gyp.js" rebuild "${nodedir[@]}" -j 2 --loglevel=warn \
+	-- -Dportwarden_testing=1 >/dev/null
 test -f "$stage/build/Release/portwarden.node"
 echo "$runtime" >"$stage/runtime"
 echo "build-asan: $stage/build/Release/portwarden.node"

@@ -2,7 +2,9 @@
 // npm run check:darwin: the macOS code checked on Linux, with Zig's bundled macOS SDK
 // headers (scripts/zig.mjs):
 // 1. every source binding.gyp builds on macOS compiles for x86_64 and arm64 with
-//    binding.gyp's flags plus -Wall -Wextra -Werror (headers of the deployment target);
+//    binding.gyp's flags plus -Wall -Wextra -Werror (headers of the deployment target),
+//    and the sources with test-only code (#ifdef PORTWARDEN_TESTING) once more as the
+//    testing build (portwarden_testing=1) compiles them;
 // 2. native/darwin/layout_check.cc, which static_asserts native/parse/darwin_layout.h
 //    against libproc.h / sys/proc_info.h / sys/socket.h, compiles for each header set
 //    (macOS 11, 12, 13) and architecture, and the dependency list proves that header set
@@ -35,24 +37,32 @@ const limit = pool(Math.min(2, availableParallelism()));
 const failures = [];
 const darwinTargets = TARGETS.filter((t) => t.os === 'mac');
 
-// 1. Every macOS source, both architectures, warnings as errors.
-async function compileSources(target) {
-  const settings = compileSettings(target, includeDir);
-  const dir = path.join(work, target.name);
+// 1. Every macOS source, both architectures, warnings as errors; with `testing`, the
+// testing build's variant of the sources that have test-only code.
+async function compileSources(target, testing = false) {
+  const settings = compileSettings(target, includeDir, testing ? {portwarden_testing: 1} : {});
+  const dir = path.join(work, testing ? `${target.name}-testing` : target.name);
   mkdirSync(dir, {recursive: true});
+  const sources = testing
+    ? settings.sources.filter((s) =>
+        readFileSync(path.join(root, s), 'utf8').includes('PORTWARDEN_TESTING'),
+      )
+    : settings.sources;
+  if (testing && sources.length === 0) failures.push('no source has test-only code to check');
   await Promise.all(
-    settings.sources.map((source) =>
+    sources.map((source) =>
       limit(async () => {
         const args = ['c++', ...settings.flags, '-Wall', '-Wextra', '-Werror', '-c', source];
         try {
           await run(zig, [...args, '-o', path.join(dir, objectName(source))], {cwd: root, env});
         } catch (error) {
-          failures.push(`${target.name} ${source}:\n${error.stderr ?? error.message}`);
+          const variant = testing ? ' (testing build)' : '';
+          failures.push(`${target.name} ${source}${variant}:\n${error.stderr ?? error.message}`);
         }
       }),
     ),
   );
-  return settings.sources.length;
+  return sources.length;
 }
 
 // 2 and 3. The layout asserts against one header set, and the skewed negative control.
@@ -101,13 +111,17 @@ async function layoutCheck(target, version) {
 }
 
 log(`zig ${zig}`);
-const [sourceCounts, layouts] = await Promise.all([
+const [sourceCounts, testingCounts, layouts] = await Promise.all([
   Promise.all(darwinTargets.map((t) => compileSources(t))),
+  Promise.all(darwinTargets.map((t) => compileSources(t, true))),
   Promise.all(darwinTargets.flatMap((t) => HEADER_SETS.map((v) => layoutCheck(t, v)))),
 ]);
 
 for (const [i, t] of darwinTargets.entries()) {
-  console.log(`${t.name}: ${sourceCounts[i]} sources compiled with -Wall -Wextra -Werror`);
+  console.log(
+    `${t.name}: ${sourceCounts[i]} sources compiled with -Wall -Wextra -Werror ` +
+      `(and ${testingCounts[i]} as the testing build)`,
+  );
 }
 
 for (const layout of layouts.filter(Boolean)) {

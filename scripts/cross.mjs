@@ -82,9 +82,10 @@ export function napiIncludeDir(dir) {
 /**
 The sources and the compile flags binding.gyp gives a target (`os`: linux or mac), for
 Zig's clang. On macOS gyp uses `xcode_settings` rather than `cflags`; both apply here.
+`variables` overrides binding.gyp's variables; releases pass none.
 */
-export function compileSettings(target, includeDir) {
-  const gyp = bindingTarget(root, target.os);
+export function compileSettings(target, includeDir, variables = {}) {
+  const gyp = bindingTarget(root, target.os, undefined, variables);
   const xcode = xcodeFlags(gyp.xcodeSettings);
   const deploymentTarget = xcode.deploymentTarget ?? '11.0';
   const triple = zigTriple(target, deploymentTarget);

@@ -12,7 +12,10 @@
 // definitions) would be exported into node's process.
 //
 // Usage: node scripts/prebuild-all.mjs [--targets linux-x64-glibc,darwin-arm64] [--jobs N]
-//        [--out DIR]
+//        [--out DIR] [--testing]
+// --testing builds the test suite's variant instead (binding.gyp portwarden_testing=1:
+// `testing` exports, PORTWARDEN_FAULT), by default into build-zig/prebuilds-testing/: never
+// shipped; the prebuild workflow runs the macOS test subset against it.
 import {existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {availableParallelism} from 'node:os';
 import path from 'node:path';
@@ -24,7 +27,8 @@ const {values: args} = parseArgs({
   options: {
     targets: {type: 'string'},
     jobs: {type: 'string'},
-    out: {type: 'string', default: path.join(root, 'prebuilds')},
+    out: {type: 'string'},
+    testing: {type: 'boolean', default: false},
   },
 });
 
@@ -37,8 +41,11 @@ if (unknown.length > 0) {
 
 const targets = TARGETS.filter((t) => wanted.includes(t.name));
 const jobs = Number(args.jobs ?? Math.min(2, availableParallelism()));
-const outDir = path.resolve(args.out);
-const work = path.join(root, 'build-zig');
+const variables = args.testing ? {portwarden_testing: 1} : {};
+const outDir = path.resolve(
+  args.out ?? path.join(root, args.testing ? 'build-zig/prebuilds-testing' : 'prebuilds'),
+);
+const work = args.testing ? path.join(root, 'build-zig', 'testing') : path.join(root, 'build-zig');
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 const log = (message) => console.error(`[prebuild ${elapsed()}] ${message}`);
@@ -64,7 +71,7 @@ async function findLd64() {
 }
 
 const {zig, lib, env} = ensureZig({log});
-const includeDir = napiIncludeDir(path.join(work, 'include'));
+const includeDir = napiIncludeDir(path.join(root, 'build-zig', 'include'));
 const needsLd64 = targets.some((t) => t.os === 'mac');
 const ld64 = needsLd64 ? await findLd64() : undefined;
 const limit = pool(jobs);
@@ -177,7 +184,7 @@ async function linkDarwin(target, settings, objects, output) {
 
 async function build(target) {
   const targetStart = Date.now();
-  const settings = compileSettings(target, includeDir);
+  const settings = compileSettings(target, includeDir, variables);
   const objDir = path.join(work, target.name, 'obj');
   mkdirSync(objDir, {recursive: true});
   const objects = await Promise.all(

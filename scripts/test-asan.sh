@@ -51,10 +51,11 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:handle_segv
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 export PORTWARDEN_ADDON_PATH=$addon
 
-# The sanitizer build must really be the one the suite loads.
+# The sanitizer build must really be the one the suite loads, and a testing build.
 node --input-type=module -e "
   const {nativeBinding, nativeLoadError} = await import('./dist/native.js');
   if (!nativeBinding()) throw nativeLoadError();
+  if (!nativeBinding().testing) throw new Error('the asan addon is not a testing build (portwarden_testing=1)');
   const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
   if (!maps.includes('build-asan/build/Release/portwarden.node')) throw new Error('not the asan addon');
   if (!maps.includes('libasan')) throw new Error('libasan is not loaded');

@@ -160,7 +160,11 @@ export type NativeBinding = {
   notifySocketClose(fd: number): void;
   /** macOS `launch_activate_socket(name)`: the fds of a launchd `Sockets` entry. */
   launchdSockets(name: string): number[];
-  testing: {
+  /**
+  The byte parsers, for the unit tests: only in the test suite's build of the addon
+  (binding.gyp portwarden_testing=1, scripts/build-testing.mjs), never in a release.
+  */
+  testing?: {
     parsePidFile(buf: Uint8Array): RawPidFileRecord;
     parseInetDiag(
       buf: Uint8Array,

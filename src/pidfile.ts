@@ -240,7 +240,7 @@ export function claimPidFile(file: string, options?: ClaimPidFileOptions): PidFi
         throw new PidFileError(`PID file ${show(absolute)} was released`, {
           code: 'EBADF',
           errno: -9,
-          syscall: 'write',
+          syscall: 'pwrite',
           path: absolute,
         });
       }

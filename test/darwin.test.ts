@@ -8,9 +8,10 @@ import {isIP} from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {nativeBinding, packageRoot, type NativeBinding} from '../src/native.js';
+import {packageRoot} from '../src/native.js';
+import {testingExports} from './testing-exports.js';
 
-const {testing}: NativeBinding = nativeBinding()!;
+const testing = testingExports();
 
 const EINVAL = -22;
 const EAGAIN = -11;

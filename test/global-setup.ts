@@ -1,3 +1,9 @@
+// The suite loads the testing build of the addon (scripts/build-testing.mjs: `testing`
+// exports and PORTWARDEN_FAULT, which release builds leave out): it is brought up to date
+// here and named by PORTWARDEN_ADDON_PATH, which the test workers and every process they
+// start inherit. A run that names another build (the sanitizer run) keeps it. Tests of the
+// release build and of installs load build/Release or a packed copy themselves.
+//
 // Tests run some children as uid 65534 (another user's listener, /proc unreadable, EACCES on
 // a PID-file directory). Those children load dist/, the addon and test/fixtures/ from the
 // checkout, which uid 65534 cannot reach when a directory above it is private (a clone under
@@ -19,9 +25,17 @@ declare module 'vitest' {
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// What children run as uid 65534 load: dist/ and the addon (build/, build-asan/ in the
-// sanitizer run), their dependencies, test/fixtures/.
-const VIEW = ['package.json', 'dist', 'build', 'build-asan', 'node_modules', 'test'];
+// What children run as uid 65534 load: dist/ and the addon (build-testing/, build-asan/ in
+// the sanitizer run, build/), their dependencies, test/fixtures/.
+const VIEW = [
+  'package.json',
+  'dist',
+  'build',
+  'build-testing',
+  'build-asan',
+  'node_modules',
+  'test',
+];
 
 function reachable(dir: string): boolean {
   const probe = spawnSync(
@@ -32,7 +46,16 @@ function reachable(dir: string): boolean {
   return probe.status === 0;
 }
 
+/** scripts/build-testing.mjs (incremental: a no-op make when nothing changed); its addon. */
+function testingAddon(): string {
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build-testing.mjs')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return path.join(root, 'build-testing', 'build', 'Release', 'portwarden.node');
+}
+
 export default function setup(project: TestProject): (() => void) | undefined {
+  process.env.PORTWARDEN_ADDON_PATH ??= testingAddon();
   if (process.getuid?.() !== 0 || reachable(root)) {
     project.provide('nobodyRoot', root);
     return undefined;

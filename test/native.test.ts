@@ -8,9 +8,10 @@ import {Worker} from 'node:worker_threads';
 import {describe, expect, it} from 'vitest';
 import {nativeBinding, packageRoot, type NativeBinding} from '../src/native.js';
 import {startListener} from './helpers.js';
+import {testingExports} from './testing-exports.js';
 
 const b: NativeBinding = nativeBinding()!;
-const {testing} = b;
+const testing = testingExports();
 const LE = endianness() === 'LE';
 
 const EAGAIN = -11;
@@ -674,62 +675,195 @@ describe('the addon in worker threads', () => {
 });
 
 describe('direct calls with bad arguments', () => {
-  const bad: Array<[string, () => unknown]> = [
-    ['inetDump()', () => (b.inetDump as Function)()],
-    ["inetDump('80', 1, 1)", () => b.inetDump('80' as never, 1, 1)],
-    ['inetDump(0, 1, 1)', () => b.inetDump(0, 1, 1)],
-    ['inetDump(65536, 1, 1)', () => b.inetDump(65_536, 1, 1)],
-    ['inetDump(-1, 1, 1)', () => b.inetDump(-1, 1, 1)],
-    ['inetDump(NaN, 1, 1)', () => b.inetDump(Number.NaN, 1, 1)],
-    ['inetDump(80.5, 1, 1)', () => b.inetDump(80.5, 1, 1)],
-    ['inetDump(80, 4, 1)', () => b.inetDump(80, 4, 1)],
-    ['inetDump(80, 1, -1)', () => b.inetDump(80, 1, -1)],
-    ['inetDump(80, 1, 2**32)', () => b.inetDump(80, 1, 2 ** 32)],
-    ['inetDump({}, [], null)', () => b.inetDump({} as never, [] as never, null as never)],
-    ['unixDump()', () => (b.unixDump as Function)()],
-    ['unixDump(1)', () => b.unixDump(1 as never)],
-    ["unixDump('')", () => b.unixDump('')],
-    ['unixDump(200 bytes)', () => b.unixDump('/tmp/' + 'a'.repeat(200))],
-    ["unixDump('a\\0b')", () => b.unixDump('/tmp/a\0b')],
-    ['findOwners()', () => (b.findOwners as Function)()],
-    ['findOwners(1, [], [], false)', () => b.findOwners(1 as never, [], [], false)],
-    ["findOwners(['1'], [], [], false)", () => b.findOwners(['1'] as never, [], [], false)],
-    ['findOwners([-1], [], [], false)', () => b.findOwners([-1], [], [], false)],
-    ['findOwners([NaN], [], [], false)', () => b.findOwners([Number.NaN], [], [], false)],
-    ['findOwners([1.5], [], [], false)', () => b.findOwners([1.5], [], [], false)],
-    ['findOwners([2**53], [], [], false)', () => b.findOwners([2 ** 53], [], [], false)],
-    ['findOwners([1], [2**31], [], false)', () => b.findOwners([1], [2 ** 31], [], false)],
-    ['findOwners([1], [], [2**32], false)', () => b.findOwners([1], [], [2 ** 32], false)],
-    ['findOwners([1], [], [], 1)', () => b.findOwners([1], [], [], 1 as never)],
-    ['findOwners([1], [], [])', () => (b.findOwners as Function)([1], [], [])],
-    ['findOwners([{}], ...)', () => b.findOwners([{}] as never, [], [], false)],
+  // [call, the guard's error class, the message: function, argument and the value shown]
+  const T = TypeError;
+  const R = RangeError;
+  const bad: Array<[string, () => unknown, typeof TypeError | typeof RangeError, string]> = [
+    [
+      'inetDump()',
+      () => (b.inetDump as Function)(),
+      T,
+      'inetDump: expected port to be an integer between 1 and 65535, got undefined',
+    ],
+    [
+      "inetDump('80', 1, 1)",
+      () => b.inetDump('80' as never, 1, 1),
+      T,
+      "expected port to be an integer between 1 and 65535, got '80'",
+    ],
+    [
+      'inetDump(0, 1, 1)',
+      () => b.inetDump(0, 1, 1),
+      R,
+      'expected port to be an integer between 1 and 65535, got 0',
+    ],
+    ['inetDump(65536, 1, 1)', () => b.inetDump(65_536, 1, 1), R, 'got 65536'],
+    ['inetDump(-1, 1, 1)', () => b.inetDump(-1, 1, 1), R, 'got -1'],
+    ['inetDump(NaN, 1, 1)', () => b.inetDump(Number.NaN, 1, 1), R, 'got NaN'],
+    ['inetDump(80.5, 1, 1)', () => b.inetDump(80.5, 1, 1), R, 'got 80.5'],
+    [
+      'inetDump(80, 4, 1)',
+      () => b.inetDump(80, 4, 1),
+      R,
+      'expected protocols to be an integer between 0 and 3, got 4',
+    ],
+    [
+      'inetDump(80, 1, -1)',
+      () => b.inetDump(80, 1, -1),
+      R,
+      'expected tcpStates to be an integer between 0 and 4294967295, got -1',
+    ],
+    ['inetDump(80, 1, 2**32)', () => b.inetDump(80, 1, 2 ** 32), R, 'got 4294967296'],
+    [
+      'inetDump({}, [], null)',
+      () => b.inetDump({} as never, [] as never, null as never),
+      T,
+      'got an object',
+    ],
+    [
+      'unixDump()',
+      () => (b.unixDump as Function)(),
+      T,
+      'unixDump: expected path to be a string of 1 to 107 bytes without NUL, got undefined',
+    ],
+    ['unixDump(1)', () => b.unixDump(1 as never), T, 'got 1'],
+    ["unixDump('')", () => b.unixDump(''), R, "got ''"],
+    [
+      'unixDump(200 bytes)',
+      () => b.unixDump('/tmp/' + 'a'.repeat(200)),
+      R,
+      "got '/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'...",
+    ],
+    ["unixDump('a\\0b')", () => b.unixDump('/tmp/a\0b'), R, "got '/tmp/a\\x00b'"],
+    [
+      'findOwners()',
+      () => (b.findOwners as Function)(),
+      T,
+      'findOwners: expected inodes to be an array of at most 1048576 elements, got undefined',
+    ],
+    ['findOwners(1, [], [], false)', () => b.findOwners(1 as never, [], [], false), T, 'got 1'],
+    [
+      "findOwners(['1'], [], [], false)",
+      () => b.findOwners(['1'] as never, [], [], false),
+      T,
+      "expected inodes[0] to be an integer between 0 and 9007199254740991, got '1'",
+    ],
+    ['findOwners([-1], [], [], false)', () => b.findOwners([-1], [], [], false), R, 'inodes[0]'],
+    [
+      'findOwners([NaN], [], [], false)',
+      () => b.findOwners([Number.NaN], [], [], false),
+      R,
+      'got NaN',
+    ],
+    ['findOwners([1.5], [], [], false)', () => b.findOwners([1.5], [], [], false), R, 'got 1.5'],
+    [
+      'findOwners([2**53], [], [], false)',
+      () => b.findOwners([2 ** 53], [], [], false),
+      R,
+      'got 9007199254740992',
+    ],
+    [
+      'findOwners([1], [2**31], [], false)',
+      () => b.findOwners([1], [2 ** 31], [], false),
+      R,
+      'expected candidates[0] to be an integer between 0 and 2147483647, got 2147483648',
+    ],
+    [
+      'findOwners([1], [], [2**32], false)',
+      () => b.findOwners([1], [], [2 ** 32], false),
+      R,
+      'expected uids[0] to be',
+    ],
+    [
+      'findOwners([1], [], [], 1)',
+      () => b.findOwners([1], [], [], 1 as never),
+      T,
+      'expected stopWhenResolved to be a boolean, got 1',
+    ],
+    ['findOwners([1], [], [])', () => (b.findOwners as Function)([1], [], []), T, 'got undefined'],
+    ['findOwners([{}], ...)', () => b.findOwners([{}] as never, [], [], false), T, 'got an object'],
     [
       'findOwners(sparse, ...)',
       () => b.findOwners(Array.from({length: 3}) as never, [], [], false),
+      T,
+      'expected inodes[0] to be',
     ],
     [
       'findOwners(2^20+1 inodes)',
       () => b.findOwners(new Array<number>(2 ** 20 + 1).fill(1), [], [], false),
+      R,
+      'got an array of length 1048577',
     ],
-    ['findOwnersAsync(null, ...)', () => b.findOwnersAsync(null as never, [], [], false)],
-    ['findOwnersAsync([1], [0.5], ...)', () => b.findOwnersAsync([1], [0.5], [], false)],
-    ['processInfo()', () => (b.processInfo as Function)()],
-    ['processInfo(0)', () => b.processInfo(0)],
-    ['processInfo(-1)', () => b.processInfo(-1)],
-    ["processInfo('1')", () => b.processInfo('1' as never)],
-    ['processInfo(2**31)', () => b.processInfo(2 ** 31)],
-    ['processInfo(Infinity)', () => b.processInfo(Number.POSITIVE_INFINITY)],
-    ["parseInetDiag('x', 1, 1)", () => testing.parseInetDiag('x' as never, 1, 1)],
-    ['parseInetDiag(buf, -1, 1)', () => testing.parseInetDiag(Buffer.alloc(4), -1, 1)],
-    ['parseInetDiag(buf, 1, 65536)', () => testing.parseInetDiag(Buffer.alloc(4), 1, 65_536)],
-    ['parseInetDiag(buf)', () => (testing.parseInetDiag as Function)(Buffer.alloc(4))],
-    ['parseUnixDiag([], 1)', () => testing.parseUnixDiag([] as never, 1)],
-    ['parseProcStat(null)', () => testing.parseProcStat(null as never)],
-    ['parseDumpEnd(buf, NaN)', () => testing.parseDumpEnd(Buffer.alloc(4), Number.NaN)],
+    [
+      'findOwnersAsync(null, ...)',
+      () => b.findOwnersAsync(null as never, [], [], false),
+      T,
+      'findOwnersAsync: expected inodes to be an array of at most 1048576 elements, got null',
+    ],
+    [
+      'findOwnersAsync([1], [0.5], ...)',
+      () => b.findOwnersAsync([1], [0.5], [], false),
+      R,
+      'got 0.5',
+    ],
+    [
+      'processInfo()',
+      () => (b.processInfo as Function)(),
+      T,
+      'processInfo: expected pid to be an integer between 1 and 2147483647, got undefined',
+    ],
+    ['processInfo(0)', () => b.processInfo(0), R, 'got 0'],
+    ['processInfo(-1)', () => b.processInfo(-1), R, 'got -1'],
+    ["processInfo('1')", () => b.processInfo('1' as never), T, "got '1'"],
+    ['processInfo(2**31)', () => b.processInfo(2 ** 31), R, 'got 2147483648'],
+    ['processInfo(Infinity)', () => b.processInfo(Number.POSITIVE_INFINITY), R, 'got Infinity'],
+    [
+      "parseInetDiag('x', 1, 1)",
+      () => testing.parseInetDiag('x' as never, 1, 1),
+      T,
+      "parseInetDiag: expected buf to be a Uint8Array, got 'x'",
+    ],
+    [
+      'parseInetDiag(buf, -1, 1)',
+      () => testing.parseInetDiag(Buffer.alloc(4), -1, 1),
+      R,
+      'expected seq to be an integer between 0 and 4294967295, got -1',
+    ],
+    [
+      'parseInetDiag(buf, 1, 65536)',
+      () => testing.parseInetDiag(Buffer.alloc(4), 1, 65_536),
+      R,
+      'got 65536',
+    ],
+    [
+      'parseInetDiag(buf)',
+      () => (testing.parseInetDiag as Function)(Buffer.alloc(4)),
+      T,
+      'expected seq to be',
+    ],
+    [
+      'parseUnixDiag([], 1)',
+      () => testing.parseUnixDiag([] as never, 1),
+      T,
+      'got an array of length 0',
+    ],
+    ['parseProcStat(null)', () => testing.parseProcStat(null as never), T, 'got null'],
+    [
+      'parseDumpEnd(buf, NaN)',
+      () => testing.parseDumpEnd(Buffer.alloc(4), Number.NaN),
+      R,
+      'got NaN',
+    ],
   ];
-  for (const [what, call] of bad) {
-    it(`${what} throws a TypeError`, () => {
-      expect(call).toThrow(TypeError);
+  for (const [what, call, ErrorClass, message] of bad) {
+    it(`${what} throws a ${ErrorClass.name} naming the argument and the value`, () => {
+      expect(call).toThrow(ErrorClass);
+      expect(call).toThrow(message);
+      expect(call).toThrow(
+        expect.objectContaining({
+          code: ErrorClass === T ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE',
+        }),
+      );
     });
   }
 

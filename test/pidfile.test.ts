@@ -33,6 +33,7 @@ import {nativeBinding, packageRoot} from '../src/native.js';
 import {pidFileError} from '../src/errors.js';
 import {type Claimer, forkClaimer} from './claimer.js';
 import {distEntry, runAsNobody, runNode, sleep, track} from './helpers.js';
+import {testingExports} from './testing-exports.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'portwarden-pidfile-'));
 chmodSync(root, 0o755);
@@ -429,7 +430,7 @@ describe('claimPidFile', () => {
   });
 
   it('parses any byte sequence without crashing', () => {
-    const parse = nativeBinding()!.testing.parsePidFile;
+    const parse = testingExports().parsePidFile;
     for (let i = 0; i < 5000; i++) {
       const length = i % 64;
       const buf = randomBytes(length);
@@ -606,11 +607,28 @@ describe('claimPidFile', () => {
     const b = nativeBinding()! as unknown as Record<string, (...args: unknown[]) => unknown>;
     expect(() => b.pidfileClaim!()).toThrow(TypeError);
     expect(() => b.pidfileClaim!('/tmp/x', 1)).toThrow(TypeError);
-    expect(() => b.pidfileClaim!('', '')).toThrow(TypeError);
-    expect(() => b.pidfileClaim!(path.join(dir(), 'n.pid'), 'a\nb')).toThrow(TypeError);
-    expect(() => b.pidfileClaim!(path.join(dir(), 'n.pid'), '', 'yes')).toThrow(TypeError);
+    // Each guard names the function, the argument and the value (node's error codes).
+    const misuse = (call: () => unknown, ErrorClass: typeof Error, message: string) => {
+      expect(call).toThrow(ErrorClass);
+      expect(call).toThrow(message);
+    };
+    misuse(
+      () => b.pidfileClaim!('', ''),
+      RangeError,
+      "pidfileClaim: expected path to be a non-empty string without NUL, got ''",
+    );
+    misuse(
+      () => b.pidfileClaim!(path.join(dir(), 'n.pid'), 'a\nb'),
+      RangeError,
+      "pidfileClaim: expected data to be a string of 0 to 16384 bytes without NUL or newline, got 'a\\nb'",
+    );
+    misuse(
+      () => b.pidfileClaim!(path.join(dir(), 'n.pid'), '', 'yes'),
+      TypeError,
+      "pidfileClaim: expected force to be a boolean, got 'yes'",
+    );
     expect(() => b.pidfileRelease!('1')).toThrow(TypeError);
-    expect(() => b.pidfileRelease!(-1)).toThrow(TypeError);
+    expect(() => b.pidfileRelease!(-1)).toThrow(RangeError);
     // Only descriptors returned by pidfileClaim are released (never close a random fd).
     expect(() => b.pidfileRelease!(0)).toThrow(expect.objectContaining({code: 'EBADF'}));
     expect(() => b.pidfileRead!(5)).toThrow(TypeError);

@@ -63,6 +63,9 @@ describe('binding.gyp reader', () => {
     expect(mac.sources).toContain('native/darwin/libproc.cc');
     expect(mac.sources).not.toContain('native/linux/sock_diag.cc');
     expect(linux.defines).toContain('NAPI_VERSION=8');
+    // Releases (the cross builds pass no variables) leave the test-only code out.
+    expect(linux.defines).not.toContain('PORTWARDEN_TESTING=1');
+    expect(mac.defines).not.toContain('PORTWARDEN_TESTING=1');
     expect(linux.cflags).toContain('-fvisibility=hidden');
     // `<!(node -p ...)` was run: node-addon-api's directory, absolute.
     expect(linux.includeDirs).toEqual([path.join(repoRoot, 'node_modules', 'node-addon-api')]);
@@ -72,6 +75,19 @@ describe('binding.gyp reader', () => {
       flags: ['-fvisibility=hidden', '-std=c++17', '-fno-exceptions'],
       deploymentTarget: '11.0',
     });
+  });
+
+  it('applies binding.gyp variables given as gyp -D would: portwarden_testing=1 is the testing build', () => {
+    for (const os of ['linux', 'mac']) {
+      const testing = gyp(
+        `return gyp.bindingTarget(process.cwd(), '${os}', undefined, {portwarden_testing: 1})`,
+      ) as Record<string, string[]>;
+      expect(testing.defines).toContain('PORTWARDEN_TESTING=1');
+    }
+
+    expect(() =>
+      gyp(`return gyp.bindingTarget(process.cwd(), 'linux', undefined, {portwarden_testng: 1})`),
+    ).toThrow(/no variable portwarden_testng/);
   });
 
   it('refuses what it does not understand instead of guessing', () => {

@@ -511,17 +511,63 @@ describe('bad input', () => {
 describe('native guards', () => {
   const b = nativeBinding()!;
   it.each([
-    ['waitExit mismatched arrays', () => b.waitExit([1, 2], [-1], 10)],
-    ['waitExit pid 0', () => b.waitExit([0], [-1], 10)],
-    ['waitExit startTime -2', () => b.waitExit([1], [-2], 10)],
-    ['waitExit timeout', () => b.waitExit([1], [-1], -1)],
-    ['waitExitAsync no args', () => (b.waitExitAsync as () => unknown)()],
-    ['signalProcess pid 0', () => b.signalProcess(0, -1, 0, true)],
-    ['signalProcess signo 99', () => b.signalProcess(1, -1, 99, true)],
-    ['signalProcess startTime 1.5', () => b.signalProcess(1, 1.5, 0, true)],
-    ['signalProcess usePidfd', () => b.signalProcess(1, -1, 0, 1 as never)],
-  ])('%s throws a TypeError', (_name, call) => {
-    expect(call).toThrow(TypeError);
+    [
+      'waitExit mismatched arrays',
+      () => b.waitExit([1, 2], [-1], 10),
+      RangeError,
+      'waitExit: expected startTimes to be an array as long as pids (2), got an array of length 1',
+    ],
+    [
+      'waitExit pid 0',
+      () => b.waitExit([0], [-1], 10),
+      RangeError,
+      'waitExit: expected pids[0] to be an integer between 1 and 2147483647, got 0',
+    ],
+    [
+      'waitExit startTime -2',
+      () => b.waitExit([1], [-2], 10),
+      RangeError,
+      'expected startTimes[0] to be an integer between -1 and 9007199254740991, got -2',
+    ],
+    [
+      'waitExit timeout',
+      () => b.waitExit([1], [-1], -1),
+      RangeError,
+      'expected timeoutMs to be an integer between 0 and 2147483647, got -1',
+    ],
+    [
+      'waitExitAsync no args',
+      () => (b.waitExitAsync as () => unknown)(),
+      TypeError,
+      'waitExitAsync: expected pids to be an array of at most 4096 elements, got undefined',
+    ],
+    [
+      'signalProcess pid 0',
+      () => b.signalProcess(0, -1, 0, true),
+      RangeError,
+      'signalProcess: expected pid to be an integer between 1 and 2147483647, got 0',
+    ],
+    [
+      'signalProcess signo 99',
+      () => b.signalProcess(1, -1, 99, true),
+      RangeError,
+      'expected signo to be an integer between 0 and 64, got 99',
+    ],
+    [
+      'signalProcess startTime 1.5',
+      () => b.signalProcess(1, 1.5, 0, true),
+      RangeError,
+      'expected startTime to be an integer between -1 and 9007199254740991, got 1.5',
+    ],
+    [
+      'signalProcess usePidfd',
+      () => b.signalProcess(1, -1, 0, 1 as never),
+      TypeError,
+      'expected usePidfd to be a boolean, got 1',
+    ],
+  ])('%s throws a %O naming the argument', (_name, call, ErrorClass, message) => {
+    expect(call).toThrow(ErrorClass);
+    expect(call).toThrow(message);
   });
 
   it('signalProcess: sent, mismatch, gone', async () => {

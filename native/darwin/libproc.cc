@@ -195,9 +195,10 @@ int scan_processes(const std::vector<int>& candidates, const std::vector<uint32_
   return 0;
 }
 
-// Our kernel-internal dev_t encoding for unix_dump, as binding.cc computes it from stat().
-uint32_t kernel_dev(dev_t dev) {
-  return uint32_t((major(dev) << 20) | minor(dev));
+// The identity unix_socket_file() reports and unix_dump() matches on: darwin's dev_t is
+// 32 bits, taken as it is.
+uint32_t socket_dev(dev_t dev) {
+  return uint32_t(dev);
 }
 
 // The working directory of `pid` ("" when unreadable), to resolve relative socket paths.
@@ -217,7 +218,9 @@ std::string lowercase(std::string s) {
 }  // namespace
 
 int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& candidates,
-                const std::vector<uint32_t>& uids, bool stop_when_resolved, OwnerScan& out) {
+                const std::vector<uint32_t>& uids, bool stop_when_resolved, OwnerScan& out,
+                const char*& failed) {
+  failed = "proc_listpids";
   OwnerCollector collect(inodes, out);
   if (collect.nothing_to_find()) return 0;
   int r = scan_processes(candidates, uids, stop_when_resolved && !uids.empty(), &out,
@@ -229,8 +232,24 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
   return r;
 }
 
-int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string& /*abstract*/,
-              std::vector<UnixSocket>& out) {
+int unix_socket_file(const std::string& path, UnixSocketFile& out, const char*& failed) {
+  out = UnixSocketFile();
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return 0;
+    failed = "stat";
+    return -errno;
+  }
+  out.exists = true;
+  out.is_socket = S_ISSOCK(st.st_mode);
+  out.dev = socket_dev(st.st_dev);
+  out.ino = uint32_t(st.st_ino);
+  return 0;
+}
+
+int unix_dump(bool by_vfs, const UnixSocketFile& file, const std::string& /*abstract*/,
+              std::vector<UnixSocket>& out, const char*& failed) {
+  failed = "proc_listpids";
   if (!by_vfs) return 0;                          // darwin has no abstract namespace
   std::unordered_map<std::string, bool> matches;  // resolved path -> is (vfs_dev, vfs_ino)
   std::unordered_set<uint64_t> seen;
@@ -251,7 +270,7 @@ int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string
     if (it == matches.end()) {
       struct stat st;
       bool same = stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
-                  kernel_dev(st.st_dev) == vfs_dev && uint32_t(st.st_ino) == vfs_ino;
+                  socket_dev(st.st_dev) == file.dev && uint32_t(st.st_ino) == file.ino;
       it = matches.emplace(path, same).first;
     }
     if (it->second) {
@@ -262,8 +281,9 @@ int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string
   });
 }
 
-int process_info(int pid, ProcessInfo& out) {
+int process_info(int pid, ProcessInfo& out, const char*& failed) {
   if (pid <= 0) return -ESRCH;
+  failed = "sysctl";
   int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, pid};
   struct kinfo_proc kp;
   size_t size = sizeof kp;
@@ -310,7 +330,8 @@ int process_info(int pid, ProcessInfo& out) {
   return 0;
 }
 
-int boot_id(std::string& out) {
+int boot_id(std::string& out, const char*& failed) {
+  failed = "sysctlbyname";
   // kern.bootsessionuuid is new for every boot (the analogue of Linux's boot_id).
   char uuid[64];
   size_t size = sizeof uuid;

@@ -16,7 +16,8 @@ constexpr int kMaxTries = 8;  // generation changes / ENOMEM before giving up wi
 
 // One dump of `name` into `out`, retried while the list changes under the copy.
 int dump(const char* name, uint8_t protocol, uint16_t port, uint32_t tcp_states,
-         std::vector<InetSocket>& out) {
+         std::vector<InetSocket>& out, const char*& failed) {
+  failed = "sysctlbyname";  // also for a list that keeps changing or does not parse
   std::vector<uint8_t> buf;
   for (int tries = 0; tries < kMaxTries; tries++) {
     size_t size = 0;
@@ -43,18 +44,17 @@ int dump(const char* name, uint8_t protocol, uint16_t port, uint32_t tcp_states,
 
 }  // namespace
 
-void probe_cache_close(ProbeCache& cache) {
-  cache.fd = -1;  // nothing is cached on darwin
-}
-
+// Nothing is cached on darwin: every dump is two sysctls.
 int inet_dump(ProbeCache* /*cache*/, uint16_t port, uint32_t protocols, uint32_t tcp_states,
-              std::vector<InetSocket>& out) {
+              std::vector<InetSocket>& out, const char*& failed) {
   size_t before = out.size();
   int r = 0;
   if ((protocols & kProtoTcp) && tcp_states != 0) {
-    r = dump("net.inet.tcp.pcblist_n", 6, port, tcp_states, out);
+    r = dump("net.inet.tcp.pcblist_n", 6, port, tcp_states, out, failed);
   }
-  if (r == 0 && (protocols & kProtoUdp)) r = dump("net.inet.udp.pcblist_n", 17, port, ~0u, out);
+  if (r == 0 && (protocols & kProtoUdp)) {
+    r = dump("net.inet.udp.pcblist_n", 17, port, ~0u, out, failed);
+  }
   if (r < 0) out.resize(before);
   return r;
 }

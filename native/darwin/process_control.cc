@@ -19,37 +19,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "../platform.h"
+#include "../posix/fd.h"
 
 namespace pw {
 namespace {
 
 constexpr uintptr_t kCancelIdent = 1;
 
-class Kqueue {
- public:
-  Kqueue() : fd_(kqueue()) {
-    if (fd_ >= 0) fcntl(fd_, F_SETFD, FD_CLOEXEC);
+// A close-on-exec kqueue into `out`, or -errno with `failed` set.
+int open_kqueue(UniqueFd& out, const char*& failed) {
+  out.reset(kqueue());
+  if (!out.valid()) {
+    failed = "kqueue";
+    return -errno;
   }
-  ~Kqueue() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Kqueue(const Kqueue&) = delete;
-  Kqueue& operator=(const Kqueue&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
+  fcntl(out.get(), F_SETFD, FD_CLOEXEC);
+  return 0;
+}
 
 // 0 when `ref` is the process that now has its pid (or no identity was asked for),
 // kIdentityMismatch when the pid belongs to another process, -ESRCH when it is gone.
 // With `zombie_gone`, a zombie is gone too: its NOTE_EXIT has already fired (or the knote
 // could not attach), so waiting on it would last until the timeout.
-int check_identity(const ProcessRef& ref, bool zombie_gone) {
+int check_identity(const ProcessRef& ref, bool zombie_gone, const char*& failed) {
   if (ref.start_time < 0 && !zombie_gone) return 0;
   ProcessInfo info;
-  int r = process_info(ref.pid, info);
+  int r = process_info(ref.pid, info, failed);
   if (r < 0) return r;
   if (zombie_gone && info.state == 'Z') return -ESRCH;
   if (ref.start_time < 0) return 0;
@@ -64,39 +62,34 @@ int64_t now_ms() {
 
 }  // namespace
 
-int wait_cancel_open(WaitCancel& out) {
-  int kq = kqueue();
-  if (kq < 0) return -errno;
-  fcntl(kq, F_SETFD, FD_CLOEXEC);
+int wait_cancel_open(WaitCancel& out, const char*& failed) {
+  UniqueFd kq;
+  int r = open_kqueue(kq, failed);
+  if (r < 0) return r;
   struct kevent ev;
   EV_SET(&ev, kCancelIdent, EVFILT_USER, EV_ADD, 0, 0, nullptr);
-  if (kevent(kq, &ev, 1, nullptr, 0, nullptr) < 0) {
-    int e = errno;
-    close(kq);
-    return -e;
+  if (kevent(kq.get(), &ev, 1, nullptr, 0, nullptr) < 0) {
+    failed = "kevent";
+    return -errno;
   }
-  out.fd = kq;
+  out.fd = std::move(kq);
   return 0;
 }
 
 void wait_cancel_fire(const WaitCancel& cancel) {
-  if (cancel.fd < 0) return;
+  if (!cancel.fd.valid()) return;
   struct kevent ev;
   EV_SET(&ev, kCancelIdent, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
-  while (kevent(cancel.fd, &ev, 1, nullptr, 0, nullptr) < 0 && errno == EINTR) {
+  while (kevent(cancel.fd.get(), &ev, 1, nullptr, 0, nullptr) < 0 && errno == EINTR) {
   }
 }
 
-void wait_cancel_close(WaitCancel& cancel) {
-  if (cancel.fd >= 0) close(cancel.fd);
-  cancel.fd = -1;
-}
-
 int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const WaitCancel& cancel,
-                  std::vector<uint8_t>& gone) {
+                  std::vector<uint8_t>& gone, const char*& failed) {
   gone.assign(targets.size(), 0);
-  Kqueue kq;
-  if (kq.fd() < 0) return -errno;
+  UniqueFd kq;
+  int r = open_kqueue(kq, failed);
+  if (r < 0) return r;
   int count = 0;
   for (size_t i = 0; i < targets.size(); i++) {
     struct kevent change, result;
@@ -104,8 +97,9 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
            nullptr);
     int n;
     do {
-      n = kevent(kq.fd(), &change, 1, &result, 1, nullptr);
+      n = kevent(kq.get(), &change, 1, &result, 1, nullptr);
     } while (n < 0 && errno == EINTR);
+    failed = "kevent";
     if (n < 0) return -errno;
     int err = (n == 1 && (result.flags & EV_ERROR)) ? int(result.data) : 0;
     if (err == ESRCH) {
@@ -116,7 +110,7 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
     // A sandbox that refuses EVFILT_PROC: the caller polls, as with Linux's seccomp EPERM.
     if (err == EPERM || err == EACCES) return -ENOSYS;
     if (err != 0) return -err;
-    int r = check_identity(targets[i], true);
+    r = check_identity(targets[i], true, failed);
     if (r == kIdentityMismatch || r == -ESRCH) {
       gone[i] = 1;
       count++;
@@ -125,10 +119,11 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
     if (r < 0) return r;
   }
   if (count > 0) return count;
-  if (cancel.fd >= 0) {
+  failed = "kevent";
+  if (cancel.fd.valid()) {
     struct kevent change;
-    EV_SET(&change, uintptr_t(cancel.fd), EVFILT_READ, EV_ADD, 0, 0, nullptr);
-    if (kevent(kq.fd(), &change, 1, nullptr, 0, nullptr) < 0) return -errno;
+    EV_SET(&change, uintptr_t(cancel.fd.get()), EVFILT_READ, EV_ADD, 0, 0, nullptr);
+    if (kevent(kq.get(), &change, 1, nullptr, 0, nullptr) < 0) return -errno;
   }
 
   int64_t deadline = now_ms() + timeout_ms;
@@ -137,7 +132,7 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
     int64_t left = deadline - now_ms();
     if (left < 0) left = 0;
     struct timespec ts = {time_t(left / 1000), long((left % 1000) * 1000000)};
-    int n = kevent(kq.fd(), nullptr, 0, events, 64, &ts);
+    int n = kevent(kq.get(), nullptr, 0, events, 64, &ts);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -errno;
@@ -156,10 +151,12 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
   }
 }
 
-int signal_process(const ProcessRef& target, int sig, bool /*use_pidfd: no pidfds here*/) {
+int signal_process(const ProcessRef& target, int sig, bool /*use_pidfd: no pidfds here*/,
+                   const char*& failed) {
   if (target.pid <= 0) return -ESRCH;
-  int r = check_identity(target, false);
+  int r = check_identity(target, false, failed);
   if (r != 0) return r;
+  failed = "kill";
   return kill(target.pid, sig) == 0 ? 0 : -errno;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../platform.h"
+#include "../posix/fd.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434  // the same number on every architecture
@@ -25,23 +26,10 @@
 namespace pw {
 namespace {
 
-// Closes every fd it holds on destruction.
-class FdList {
- public:
-  ~FdList() {
-    for (int fd : fds_)
-      if (fd >= 0) close(fd);
-  }
-  std::vector<int>& get() { return fds_; }
-
- private:
-  std::vector<int> fds_;
-};
-
-// pidfd_open(pid): fd, -ESRCH, -ENOSYS (not available here), or another -errno.
-int open_pidfd(int pid) {
-  long fd = syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return int(fd);
+// pidfd_open(pid) into `out`: 0, -ESRCH, -ENOSYS (not available here), or another -errno.
+int open_pidfd(int pid, UniqueFd& out) {
+  out.reset(int(syscall(SYS_pidfd_open, pid, 0)));
+  if (out.valid()) return 0;
   int e = errno;
   // EPERM is not a documented pidfd_open error: it is a seccomp filter refusing the call.
   if (e == EPERM) return -ENOSYS;
@@ -53,10 +41,10 @@ int open_pidfd(int pid) {
 
 // 0 when `ref` is the process that now has its pid (or no identity was asked for),
 // kIdentityMismatch when the pid belongs to another process, -ESRCH when it is gone.
-int check_identity(const ProcessRef& ref) {
+int check_identity(const ProcessRef& ref, const char*& failed) {
   if (ref.start_time < 0) return 0;
   ProcessInfo info;
-  int r = process_info(ref.pid, info);
+  int r = process_info(ref.pid, info, failed);
   if (r < 0) return r;
   return int64_t(info.start_time) == ref.start_time ? 0 : kIdentityMismatch;
 }
@@ -69,46 +57,47 @@ int64_t now_ms() {
 
 }  // namespace
 
-int wait_cancel_open(WaitCancel& out) {
-  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0) return -errno;
-  out.fd = fd;
-  return 0;
+int wait_cancel_open(WaitCancel& out, const char*& failed) {
+  out.fd.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (out.fd.valid()) return 0;
+  failed = "eventfd";
+  return -errno;
 }
 
 void wait_cancel_fire(const WaitCancel& cancel) {
-  if (cancel.fd < 0) return;
+  if (!cancel.fd.valid()) return;
   uint64_t one = 1;
   ssize_t n;
   do {
-    n = write(cancel.fd, &one, sizeof one);
+    n = write(cancel.fd.get(), &one, sizeof one);
   } while (n < 0 && errno == EINTR);
 }
 
-void wait_cancel_close(WaitCancel& cancel) {
-  if (cancel.fd >= 0) close(cancel.fd);
-  cancel.fd = -1;
-}
-
 int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const WaitCancel& cancel,
-                  std::vector<uint8_t>& gone) {
+                  std::vector<uint8_t>& gone, const char*& failed) {
   gone.assign(targets.size(), 0);
-  FdList pidfds;
+  std::vector<UniqueFd> pidfds;
+  pidfds.reserve(targets.size());
   std::vector<struct pollfd> fds;
   std::vector<size_t> index;  // fds[k] watches targets[index[k]]
   int count = 0;
   for (size_t i = 0; i < targets.size(); i++) {
-    int fd = open_pidfd(targets[i].pid);
-    if (fd == -ESRCH) {
+    UniqueFd pidfd;
+    int r = open_pidfd(targets[i].pid, pidfd);
+    if (r == -ESRCH) {
       gone[i] = 1;
       count++;
       continue;
     }
-    if (fd < 0) return fd;
-    pidfds.get().push_back(fd);
+    if (r < 0) {
+      failed = "pidfd_open";
+      return r;
+    }
+    int fd = pidfd.get();
+    pidfds.push_back(std::move(pidfd));
     // The pidfd pins whatever process had the pid at open time; if that is not the one
     // we were asked about, ours is gone (its pid was reused).
-    int r = check_identity(targets[i]);
+    r = check_identity(targets[i], failed);
     if (r == kIdentityMismatch || r == -ESRCH) {
       gone[i] = 1;
       count++;
@@ -119,7 +108,7 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
     index.push_back(i);
   }
   if (count > 0) return count;
-  if (cancel.fd >= 0) fds.push_back({cancel.fd, POLLIN, 0});
+  if (cancel.fd.valid()) fds.push_back({cancel.fd.get(), POLLIN, 0});
 
   int64_t deadline = now_ms() + timeout_ms;
   for (;;) {
@@ -127,6 +116,7 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
     int n = poll(fds.data(), fds.size(), left > 0 ? int(left) : 0);
     if (n < 0) {
       if (errno == EINTR) continue;
+      failed = "poll";
       return -errno;
     }
     for (size_t k = 0; k < index.size(); k++) {
@@ -139,32 +129,37 @@ int wait_any_exit(const std::vector<ProcessRef>& targets, int timeout_ms, const 
   }
 }
 
-int signal_process(const ProcessRef& target, int sig, bool use_pidfd) {
+int signal_process(const ProcessRef& target, int sig, bool use_pidfd, const char*& failed) {
   if (target.pid <= 0) return -ESRCH;
-  int fd = use_pidfd ? open_pidfd(target.pid) : -ENOSYS;
-  if (fd == -ESRCH) return -ESRCH;
-  if (fd < 0 && fd != -ENOSYS) return fd;
-  int r = check_identity(target);
-  if (r != 0) {
-    if (fd >= 0) close(fd);
+  UniqueFd pidfd;
+  int r = use_pidfd ? open_pidfd(target.pid, pidfd) : -ENOSYS;
+  if (r == -ESRCH) return -ESRCH;
+  if (r < 0 && r != -ENOSYS) {
+    failed = "pidfd_open";
     return r;
   }
-  if (fd < 0 && target.start_time < 0) {
+  r = check_identity(target, failed);
+  if (r != 0) return r;
+  if (!pidfd.valid() && target.start_time < 0) {
     // kill(2) given a thread id signals that thread's whole process: without a pidfd (which
     // only a thread-group leader gets) make sure the pid names a process.
     ProcessInfo info;
-    r = process_info(target.pid, info);
+    r = process_info(target.pid, info, failed);
     if (r == -ESRCH) return r;
   }
-  if (fd >= 0) {
-    long rc = syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
+  if (pidfd.valid()) {
+    long rc = syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0);
     int e = errno;
-    close(fd);
+    pidfd.reset();
     if (rc == 0) return 0;
-    if (e != ENOSYS) return -e;  // ESRCH: it exited after the check
-    r = check_identity(target);  // no pidfd_send_signal (5.1): re-check, then kill
+    if (e != ENOSYS) {  // ESRCH: it exited after the check
+      failed = "pidfd_send_signal";
+      return -e;
+    }
+    r = check_identity(target, failed);  // no pidfd_send_signal (5.1): re-check, then kill
     if (r != 0) return r;
   }
+  failed = "kill";
   return kill(target.pid, sig) == 0 ? 0 : -errno;
 }
 

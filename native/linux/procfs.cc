@@ -15,23 +15,10 @@
 #include <unordered_set>
 
 #include "../platform.h"
+#include "../posix/fd.h"
 
 namespace pw {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 struct linux_dirent64 {
   uint64_t d_ino;
@@ -69,23 +56,25 @@ bool parse_pid(const char* name, int& pid) {
   return true;
 }
 
-// Reads a small /proc file relative to dirfd. Returns bytes read or -errno.
-ssize_t read_at(int dirfd, const char* path, char* buf, size_t cap) {
-  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+// Reads a small /proc file relative to dirfd. Returns bytes read, or -errno with `failed`
+// naming the system call that failed.
+ssize_t read_at(int dirfd, const char* path, char* buf, size_t cap, const char*& failed) {
+  UniqueFd fd(openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    failed = "openat";
+    return -errno;
+  }
   size_t total = 0;
   while (total < cap) {
-    ssize_t n = read(fd, buf + total, cap - total);
+    ssize_t n = read(fd.get(), buf + total, cap - total);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      return -e;
+      failed = "read";
+      return -errno;
     }
     if (n == 0) break;
     total += size_t(n);
   }
-  close(fd);
   return ssize_t(total);
 }
 
@@ -94,17 +83,15 @@ ssize_t read_at(int dirfd, const char* path, char* buf, size_t cap) {
 // costs one syscall; only otherwise is /proc/PID/status (expensive to generate) read.
 int thread_group_of(int procfd, int pid) {
 #ifdef SYS_pidfd_open
-  int fd = int(syscall(SYS_pidfd_open, pid, 0));
-  if (fd >= 0) {
-    close(fd);
-    return pid;
-  }
+  UniqueFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.valid()) return pid;
   if (errno == ESRCH) return pid;  // gone: the scan will find nothing
 #endif
   char path[32];
   snprintf(path, sizeof path, "%d/status", pid);
   char status[1024];
-  ssize_t n = read_at(procfd, path, status, sizeof status);
+  const char* ignored;
+  ssize_t n = read_at(procfd, path, status, sizeof status, ignored);
   uint32_t tgid;
   if (n > 0 && parse_status_tgid(status, size_t(n), tgid) == 0 && tgid != 0) return int(tgid);
   return pid;
@@ -113,7 +100,8 @@ int thread_group_of(int procfd, int pid) {
 }  // namespace
 
 int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& candidates,
-                const std::vector<uint32_t>& uids, bool stop_when_resolved, OwnerScan& out) {
+                const std::vector<uint32_t>& uids, bool stop_when_resolved, OwnerScan& out,
+                const char*& failed) {
   out.holders.assign(inodes.size(), {});
   out.denied = 0;
   out.scanned = 0;
@@ -122,16 +110,19 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
     if (inodes[i] != 0) index.emplace(inodes[i], i);
   }
   if (index.empty()) return 0;
-  Fd proc(open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (proc.get() < 0) return -errno;
+  UniqueFd proc(open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!proc.valid()) {
+    failed = "open";
+    return -errno;
+  }
 
   size_t unresolved = index.size();
   std::vector<char> resolved(inodes.size(), 0);
   auto scan = [&](int pid) {
     char path[32];
     snprintf(path, sizeof path, "%d/fd", pid);
-    Fd dir(openat(proc.get(), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() < 0) {
+    UniqueFd dir(openat(proc.get(), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) {
       if (errno == EACCES || errno == EPERM) out.denied++;
       return;  // ENOENT/ESRCH: exited meanwhile
     }
@@ -191,29 +182,33 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
   return 0;
 }
 
-int process_info(int pid, ProcessInfo& out) {
+int process_info(int pid, ProcessInfo& out, const char*& failed) {
   if (pid <= 0) return -ESRCH;
   char path[32];
   snprintf(path, sizeof path, "/proc/%d", pid);
-  Fd dir(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() < 0) return errno == ENOENT ? -ESRCH : -errno;
+  failed = "open";
+  UniqueFd dir(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return errno == ENOENT ? -ESRCH : -errno;
   char buf[4096];
-  ssize_t n = read_at(dir.get(), "stat", buf, sizeof buf);
+  ssize_t n = read_at(dir.get(), "stat", buf, sizeof buf, failed);
   if (n < 0) return n == -ENOENT ? -ESRCH : int(n);
   ProcStat st;
+  failed = "read";  // what it read does not parse
   if (parse_proc_stat(buf, size_t(n), st) < 0) return -EINVAL;
   out.pid = pid;
   out.ppid = st.ppid;
   out.name = st.comm;
   out.state = st.state;
   out.start_time = st.start_time;
-  n = read_at(dir.get(), "status", buf, sizeof buf);
+  n = read_at(dir.get(), "status", buf, sizeof buf, failed);
   if (n < 0) return n == -ENOENT ? -ESRCH : int(n);
+  failed = "read";
   if (parse_status_euid(buf, size_t(n), out.uid) < 0) return -EINVAL;
   // /proc/TID answers for every thread too: a thread id is not a process.
   uint32_t tgid;
   if (parse_status_tgid(buf, size_t(n), tgid) == 0 && int(tgid) != pid) return -ESRCH;
-  n = read_at(dir.get(), "cmdline", buf, sizeof buf);
+  const char* ignored;
+  n = read_at(dir.get(), "cmdline", buf, sizeof buf, ignored);
   out.command.clear();
   if (n > 0) {
     size_t len = size_t(n);
@@ -225,14 +220,16 @@ int process_info(int pid, ProcessInfo& out) {
   return 0;
 }
 
-int boot_id(std::string& out) {
+int boot_id(std::string& out, const char*& failed) {
   char buf[64];
-  Fd root(open("/proc/sys/kernel/random", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (root.get() < 0) return -errno;
-  ssize_t n = read_at(root.get(), "boot_id", buf, sizeof buf);
+  failed = "open";
+  UniqueFd root(open("/proc/sys/kernel/random", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return -errno;
+  ssize_t n = read_at(root.get(), "boot_id", buf, sizeof buf, failed);
   if (n < 0) return int(n);
   size_t len = size_t(n);
   while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
+  failed = "read";
   if (len == 0) return -EINVAL;
   out.assign(buf, len);
   return 0;

@@ -7,12 +7,15 @@
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "../parse/netlink.h"
 #include "../platform.h"
+#include "../posix/fd.h"
 
 namespace pw {
 
@@ -29,28 +32,27 @@ namespace {
 
 constexpr int kMaxDumpRetries = 8;  // NLM_F_DUMP_INTR retries before giving up with EAGAIN
 
-class NetlinkSocket {
- public:
-  NetlinkSocket() : fd_(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) {}
-  ~NetlinkSocket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  NetlinkSocket(const NetlinkSocket&) = delete;
-  NetlinkSocket& operator=(const NetlinkSocket&) = delete;
-  int fd() const { return fd_; }
+// A NETLINK_SOCK_DIAG socket, or -errno with `failed` set.
+int open_netlink(UniqueFd& out, const char*& failed) {
+  out.reset(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (out.valid()) return 0;
+  failed = "socket";
+  return -errno;
+}
 
- private:
-  int fd_;
-};
-
-int send_request(int fd, const void* req, size_t len) {
+// Sends one request. Every later failure of a dump (recv's own, or an errno the kernel
+// answers in the reply, or a malformed reply) is reported as "recv"'s.
+int send_request(int fd, const void* req, size_t len, const char*& failed) {
   struct sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;
+  failed = "sendto";
   for (;;) {
     ssize_t n = sendto(fd, req, len, 0, reinterpret_cast<struct sockaddr*>(&kernel), sizeof kernel);
-    if (n >= 0) return 0;
+    if (n >= 0) break;
     if (errno != EINTR) return -errno;
   }
+  failed = "recv";
+  return 0;
 }
 
 ssize_t recv_retry(int fd, uint8_t* buf, size_t cap) {
@@ -99,7 +101,7 @@ int receive_inet(int fd, uint32_t seq, uint8_t protocol, uint16_t port,
 
 // One dump of one family (inet_diag_req_v2).
 int inet_dump_family(int fd, uint32_t seq, uint8_t family, uint8_t protocol, uint32_t states,
-                     uint16_t port, std::vector<InetSocket>& out) {
+                     uint16_t port, std::vector<InetSocket>& out, const char*& failed) {
   struct {
     struct nlmsghdr nlh;
     struct inet_diag_req_v2 req;
@@ -113,14 +115,14 @@ int inet_dump_family(int fd, uint32_t seq, uint8_t family, uint8_t protocol, uin
   msg.req.sdiag_protocol = protocol;
   msg.req.idiag_states = states;
   msg.req.id.idiag_sport = htons(port);  // filtered in the kernel; re-checked by the parser
-  int r = send_request(fd, &msg, sizeof msg);
+  int r = send_request(fd, &msg, sizeof msg, failed);
   return r < 0 ? r : receive_inet(fd, seq, protocol, port, out);
 }
 
 // One dump of TCP in both families: the compat request (TCPDIAG_GETSOCK) runs the
 // kernel's walk with sdiag_family = AF_UNSPEC, so one hash walk answers for v4 and v6.
 int tcp_dump_both(int fd, uint32_t seq, uint32_t states, uint16_t port,
-                  std::vector<InetSocket>& out) {
+                  std::vector<InetSocket>& out, const char*& failed) {
   struct {
     struct nlmsghdr nlh;
     struct inet_diag_req req;
@@ -133,7 +135,7 @@ int tcp_dump_both(int fd, uint32_t seq, uint32_t states, uint16_t port,
   msg.req.idiag_family = AF_INET;
   msg.req.idiag_states = states;
   msg.req.id.idiag_sport = htons(port);
-  int r = send_request(fd, &msg, sizeof msg);
+  int r = send_request(fd, &msg, sizeof msg, failed);
   return r < 0 ? r : receive_inet(fd, seq, IPPROTO_TCP, port, out);
 }
 
@@ -148,12 +150,12 @@ int with_retries(Dump dump) {
 }
 
 int inet_dump_fd(int fd, int& tcp_compat, uint32_t& seq, uint16_t port, uint32_t protocols,
-                 uint32_t tcp_states, std::vector<InetSocket>& out) {
+                 uint32_t tcp_states, std::vector<InetSocket>& out, const char*& failed) {
   const uint8_t families[2] = {AF_INET, AF_INET6};
   if ((protocols & kProtoTcp) && tcp_states != 0) {
     int r = -EINVAL;
     if (tcp_compat != 0) {
-      r = with_retries([&] { return tcp_dump_both(fd, ++seq, tcp_states, port, out); });
+      r = with_retries([&] { return tcp_dump_both(fd, ++seq, tcp_states, port, out, failed); });
       // Kernels without the compat handler answer EINVAL/ENOENT/EOPNOTSUPP: use v2 dumps.
       if (r == -EINVAL || r == -ENOENT || r == -EOPNOTSUPP) {
         tcp_compat = 0;
@@ -164,7 +166,7 @@ int inet_dump_fd(int fd, int& tcp_compat, uint32_t& seq, uint16_t port, uint32_t
     if (tcp_compat == 0) {
       for (uint8_t family : families) {
         r = with_retries([&] {
-          return inet_dump_family(fd, ++seq, family, IPPROTO_TCP, tcp_states, port, out);
+          return inet_dump_family(fd, ++seq, family, IPPROTO_TCP, tcp_states, port, out, failed);
         });
         if (r < 0) return r;
       }
@@ -175,7 +177,7 @@ int inet_dump_fd(int fd, int& tcp_compat, uint32_t& seq, uint16_t port, uint32_t
   if (protocols & kProtoUdp) {
     for (uint8_t family : families) {
       int r = with_retries(
-          [&] { return inet_dump_family(fd, ++seq, family, IPPROTO_UDP, ~0u, port, out); });
+          [&] { return inet_dump_family(fd, ++seq, family, IPPROTO_UDP, ~0u, port, out, failed); });
       if (r < 0) return r;
     }
   }
@@ -184,34 +186,48 @@ int inet_dump_fd(int fd, int& tcp_compat, uint32_t& seq, uint16_t port, uint32_t
 
 }  // namespace
 
-void probe_cache_close(ProbeCache& cache) {
-  if (cache.fd >= 0) close(cache.fd);
-  cache.fd = -1;
-}
-
 int inet_dump(ProbeCache* cache, uint16_t port, uint32_t protocols, uint32_t tcp_states,
-              std::vector<InetSocket>& out) {
+              std::vector<InetSocket>& out, const char*& failed) {
   if (cache == nullptr) {
-    NetlinkSocket sock;
-    if (sock.fd() < 0) return -errno;
+    UniqueFd sock;
+    int r = open_netlink(sock, failed);
+    if (r < 0) return r;
     int compat = -1;
     uint32_t seq = 0;
-    return inet_dump_fd(sock.fd(), compat, seq, port, protocols, tcp_states, out);
+    return inet_dump_fd(sock.get(), compat, seq, port, protocols, tcp_states, out, failed);
   }
-  if (cache->fd < 0) {
-    cache->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (cache->fd < 0) return -errno;
+  if (!cache->fd.valid()) {
+    int r = open_netlink(cache->fd, failed);
+    if (r < 0) return r;
   }
-  int r = inet_dump_fd(cache->fd, cache->tcp_compat, cache->seq, port, protocols, tcp_states, out);
+  int r = inet_dump_fd(cache->fd.get(), cache->tcp_compat, cache->seq, port, protocols, tcp_states,
+                       out, failed);
   // After a failure the socket may still hold the rest of a dump: start afresh next time.
-  if (r < 0) probe_cache_close(*cache);
+  if (r < 0) cache->fd.reset();
   return r;
 }
 
-int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string& abstract_name,
-              std::vector<UnixSocket>& out) {
-  NetlinkSocket sock;
-  if (sock.fd() < 0) return -errno;
+int unix_socket_file(const std::string& path, UnixSocketFile& out, const char*& failed) {
+  out = UnixSocketFile();
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return 0;
+    failed = "stat";
+    return -errno;
+  }
+  out.exists = true;
+  out.is_socket = S_ISSOCK(st.st_mode);
+  // unix_diag reports the kernel-internal dev_t: major << 20 | minor.
+  out.dev = uint32_t((major(st.st_dev) << 20) | minor(st.st_dev));
+  out.ino = uint32_t(st.st_ino);
+  return 0;
+}
+
+int unix_dump(bool by_vfs, const UnixSocketFile& file, const std::string& abstract_name,
+              std::vector<UnixSocket>& out, const char*& failed) {
+  UniqueFd sock;
+  int r = open_netlink(sock, failed);
+  if (r < 0) return r;
   struct {
     struct nlmsghdr nlh;
     struct unix_diag_req req;
@@ -226,16 +242,16 @@ int unix_dump(bool by_vfs, uint32_t vfs_dev, uint32_t vfs_ino, const std::string
     msg.req.sdiag_family = AF_UNIX;
     msg.req.udiag_states = (1u << kStateListen) | (1u << kStateClose);
     msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS;
-    int r = send_request(sock.fd(), &msg, sizeof msg);
+    r = send_request(sock.get(), &msg, sizeof msg, failed);
     if (r < 0) return r;
     std::vector<UnixSocket> all;
-    r = receive_dump(sock.fd(), msg.nlh.nlmsg_seq, [&](const uint8_t* b, size_t n) {
+    r = receive_dump(sock.get(), msg.nlh.nlmsg_seq, [&](const uint8_t* b, size_t n) {
       return parse_unix_diag(b, n, msg.nlh.nlmsg_seq, all);
     });
     if (r == -EAGAIN && tries + 1 < kMaxDumpRetries) continue;
     if (r < 0) return r;
     for (auto& s : all) {
-      bool match = by_vfs ? (s.has_vfs && s.vfs_ino == vfs_ino && s.vfs_dev == vfs_dev)
+      bool match = by_vfs ? (s.has_vfs && s.vfs_ino == file.ino && s.vfs_dev == file.dev)
                           : s.name == want;  // '@' alone: the empty abstract name
       if (match) out.push_back(std::move(s));
     }

@@ -14,10 +14,13 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #ifdef __APPLE__
 #include <launch.h>
 #endif
+
+#include "fd.h"
 
 namespace pw {
 namespace {
@@ -29,21 +32,23 @@ int64_t now_ms() {
 }
 
 // socket(2) with FD_CLOEXEC (and O_NONBLOCK when asked) set atomically where possible.
-int new_socket(int domain, int type, bool nonblocking) {
+int new_socket(int domain, int type, bool nonblocking, UniqueFd& out, const char*& failed) {
+  failed = "socket";
 #ifdef SOCK_CLOEXEC
-  int fd = socket(domain, type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  if (fd < 0) return -errno;
+  out.reset(socket(domain, type | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0));
+  if (!out.valid()) return -errno;
 #else
-  int fd = socket(domain, type, 0);
-  if (fd < 0) return -errno;
-  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
-      (nonblocking && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)) {
+  out.reset(socket(domain, type, 0));
+  if (!out.valid()) return -errno;
+  failed = "fcntl";
+  if (fcntl(out.get(), F_SETFD, FD_CLOEXEC) != 0 ||
+      (nonblocking && fcntl(out.get(), F_SETFL, fcntl(out.get(), F_GETFL) | O_NONBLOCK) != 0)) {
     int e = errno;
-    close(fd);
+    out.reset();
     return -e;
   }
 #endif
-  return fd;
+  return 0;
 }
 
 // A unix socket address for `path` ('@name' = abstract, Linux only).
@@ -67,18 +72,27 @@ int unix_address(const std::string& path, struct sockaddr_un& addr, socklen_t& l
   return 0;
 }
 
+// CMSG_NXTHDR as a function: musl's macro compares a signed with an unsigned length,
+// which -Wsign-compare (part of -Wextra) reports wherever the macro is expanded.
+struct cmsghdr* next_cmsg(struct msghdr* msg, struct cmsghdr* c) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+  return CMSG_NXTHDR(msg, c);
+#pragma GCC diagnostic pop
+}
+
 // Closes every descriptor an SCM_RIGHTS message put into this process, and returns the
 // sender pid of an SCM_CREDENTIALS message (-1 without one).
 int read_control(struct msghdr& msg) {
   int pid = -1;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = next_cmsg(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
     if (c->cmsg_type == SCM_RIGHTS) {
       size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < n; i++) {
         int fd;
         memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        close(fd);
+        close_fd(fd);
       }
     }
 #ifdef __linux__
@@ -168,9 +182,10 @@ int set_cloexec(int fd, bool on) {
   return 0;
 }
 
-int listen_tcp(const std::string& host, int port, int backlog, int& fd_out, const char*& syscall) {
-  fd_out = -1;
-  syscall = "inet_pton";
+int listen_tcp(const std::string& host, int port, int backlog, UniqueFd& fd_out,
+               const char*& failed) {
+  fd_out.reset();
+  failed = "bind";  // an address that does not parse is refused as bind(2) refuses one
   if (port < 0 || port > 65535 || host.find('\0') != std::string::npos) return -EINVAL;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
@@ -194,73 +209,51 @@ int listen_tcp(const std::string& host, int port, int backlog, int& fd_out, cons
   ss.ss_len = uint8_t(len);
 #endif
 
-  syscall = "socket";
-  int fd = new_socket(ss.ss_family, SOCK_STREAM, false);
-  if (fd < 0) return fd;
+  UniqueFd fd;
+  int r = new_socket(ss.ss_family, SOCK_STREAM, false, fd, failed);
+  if (r < 0) return r;
   int one = 1, zero = 0;
-  syscall = "setsockopt";
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      (any6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)) {
-    int e = errno;
-    close(fd);
-    return -e;
+  failed = "setsockopt";
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      (any6 && setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)) {
+    return -errno;
   }
-  syscall = "bind";
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) != 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  syscall = "listen";
-  if (listen(fd, backlog) != 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  fd_out = fd;
+  failed = "bind";
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&ss), len) != 0) return -errno;
+  failed = "listen";
+  if (listen(fd.get(), backlog) != 0) return -errno;
+  fd_out = std::move(fd);
   return 0;
 }
 
-int close_fd(int fd) {
-  // On Linux and macOS the descriptor is released even when close reports EINTR.
-  if (close(fd) != 0 && errno != EINTR) return -errno;
-  return 0;
-}
-
-int dgram_open(const std::string& path, int& fd_out, const char*& syscall) {
-  fd_out = -1;
+int dgram_open(const std::string& path, UniqueFd& fd_out, const char*& failed) {
+  fd_out.reset();
   struct sockaddr_un addr;
   socklen_t len = 0;
-  syscall = "bind";
+  failed = "bind";
   int r = unix_address(path, addr, len);
   if (r < 0) return r;
-  syscall = "socket";
-  int fd = new_socket(AF_UNIX, SOCK_DGRAM, true);
-  if (fd < 0) return fd;
+  UniqueFd fd;
+  r = new_socket(AF_UNIX, SOCK_DGRAM, true, fd, failed);
+  if (r < 0) return r;
 #ifdef __linux__
   int one = 1;
-  syscall = "setsockopt";
-  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
+  failed = "setsockopt";
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) return -errno;
 #endif
-  syscall = "bind";
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), len) != 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  fd_out = fd;
+  failed = "bind";
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), len) != 0) return -errno;
+  fd_out = std::move(fd);
   return 0;
 }
 
-int dgram_receive(int fd, int timeout_ms, const WaitCancel& cancel, std::vector<Datagram>& out) {
+int dgram_receive(int fd, int timeout_ms, const WaitCancel& cancel, std::vector<Datagram>& out,
+                  const char*& failed) {
   out.clear();
   int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-  struct pollfd fds[2] = {{fd, POLLIN, 0}, {cancel.fd, POLLIN, 0}};
-  nfds_t nfds = cancel.fd >= 0 ? 2 : 1;
+  struct pollfd fds[2] = {{fd, POLLIN, 0}, {cancel.fd.get(), POLLIN, 0}};
+  nfds_t nfds = cancel.fd.valid() ? 2 : 1;
+  failed = "poll";
   for (;;) {
     int64_t left = deadline - now_ms();
     if (left < 0) left = 0;
@@ -273,6 +266,7 @@ int dgram_receive(int fd, int timeout_ms, const WaitCancel& cancel, std::vector<
     break;
   }
 
+  failed = "recvmsg";
   while (out.size() < kMaxDatagramsPerReceive) {
     char data[kMaxDatagramBytes];
     struct iovec iov = {data, sizeof data};
@@ -308,8 +302,9 @@ int dgram_receive(int fd, int timeout_ms, const WaitCancel& cancel, std::vector<
   return 0;
 }
 
-int launchd_sockets(const std::string& name, std::vector<int>& fds) {
+int launchd_sockets(const std::string& name, std::vector<int>& fds, const char*& failed) {
   fds.clear();
+  failed = "launch_activate_socket";
 #ifdef __APPLE__
   int* list = nullptr;
   size_t count = 0;

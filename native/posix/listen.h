@@ -1,7 +1,7 @@
 // Sockets handed from a supervisor to its children: describing an inherited descriptor,
 // creating a listening TCP socket to pass on, and receiving sd_notify(3) datagrams on a
 // private unix socket. Plain C++, no napi. Every function returns 0 or -errno and never
-// throws; `syscall` names the call that failed.
+// throws; `failed` (or `syscall`) names the system call that failed.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../process_control.h"  // WaitCancel
+#include "fd.h"
 
 namespace pw {
 
@@ -36,17 +37,16 @@ int set_cloexec(int fd, bool on);
 // with `backlog`: SO_REUSEADDR set (as every libuv bind does), IPV6_V6ONLY cleared for a
 // wildcard '::', FD_CLOEXEC set (a child gets it only through an explicit dup2, such as an
 // extra stdio entry of spawn), blocking. Returns the fd in `fd_out`.
-// -EINVAL for an address that does not parse; the kernel's errors otherwise (EADDRINUSE,
-// EACCES below 1024, EAFNOSUPPORT without IPv6, EADDRNOTAVAIL for a foreign address).
-int listen_tcp(const std::string& host, int port, int backlog, int& fd_out, const char*& syscall);
-
-// Closes a descriptor made by listen_tcp or dgram_open (retrying nothing: close is final).
-int close_fd(int fd);
+// -EINVAL ("bind") for an address that does not parse; the kernel's errors otherwise
+// (EADDRINUSE, EACCES below 1024, EAFNOSUPPORT without IPv6, EADDRNOTAVAIL for a foreign
+// address).
+int listen_tcp(const std::string& host, int port, int backlog, UniqueFd& fd_out,
+               const char*& failed);
 
 // An AF_UNIX SOCK_DGRAM socket bound to `path` ('@name': the Linux abstract namespace),
 // non-blocking and close-on-exec, with SO_PASSCRED on Linux so that every datagram carries
 // its sender's pid. A path socket file is created by bind (EADDRINUSE if it exists).
-int dgram_open(const std::string& path, int& fd_out, const char*& syscall);
+int dgram_open(const std::string& path, UniqueFd& fd_out, const char*& failed);
 
 struct Datagram {
   std::string data;  // the bytes of one datagram (cut at kMaxDatagramBytes)
@@ -59,11 +59,12 @@ constexpr size_t kMaxDatagramsPerReceive = 64;
 // Waits until `fd` is readable, `cancel` fires, or `timeout_ms` passes; then reads every
 // queued datagram (at most kMaxDatagramsPerReceive) without blocking. An empty `out` means
 // timeout or cancelled. -errno when poll or recvmsg fail.
-int dgram_receive(int fd, int timeout_ms, const WaitCancel& cancel, std::vector<Datagram>& out);
+int dgram_receive(int fd, int timeout_ms, const WaitCancel& cancel, std::vector<Datagram>& out,
+                  const char*& failed);
 
 // macOS: the descriptors launchd opened for the `Sockets` entry `name` of this job's plist
 // (launch_activate_socket(3)). -ENOTSUP on other systems; -ENOENT: no such entry; -ESRCH:
 // this process is not managed by launchd; -EALREADY: already activated.
-int launchd_sockets(const std::string& name, std::vector<int>& fds);
+int launchd_sockets(const std::string& name, std::vector<int>& fds, const char*& failed);
 
 }  // namespace pw

@@ -9,9 +9,12 @@
 #include <cstddef>
 #include <cstring>
 
+#include "fd.h"
+
 namespace pw {
 
-int notify_send(const std::string& path, const std::string& message) {
+int notify_send(const std::string& path, const std::string& message, const char*& failed) {
+  failed = "sendto";  // a path or message it could never be sent to
   if (path.empty() || message.empty() || path.find('\0') != std::string::npos) return -EINVAL;
 
   struct sockaddr_un addr;
@@ -34,12 +37,15 @@ int notify_send(const std::string& path, const std::string& message) {
   }
 
 #ifdef SOCK_CLOEXEC
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 #else
-  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM, 0));
+  if (fd.valid()) fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
 #endif
-  if (fd < 0) return -errno;
+  if (!fd.valid()) {
+    failed = "socket";
+    return -errno;
+  }
 
 #ifdef MSG_NOSIGNAL
   const int flags = MSG_NOSIGNAL;
@@ -48,12 +54,11 @@ int notify_send(const std::string& path, const std::string& message) {
 #endif
   ssize_t n;
   do {
-    n = sendto(fd, message.data(), message.size(), flags,
+    n = sendto(fd.get(), message.data(), message.size(), flags,
                reinterpret_cast<const struct sockaddr*>(&addr), len);
   } while (n < 0 && errno == EINTR);
-  int result = n < 0 ? -errno : (size_t(n) == message.size() ? 0 : -EMSGSIZE);
-  close(fd);
-  return result;
+  failed = "sendto";
+  return n < 0 ? -errno : (size_t(n) == message.size() ? 0 : -EMSGSIZE);
 }
 
 }  // namespace pw

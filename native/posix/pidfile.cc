@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../platform.h"
+#include "fd.h"
 
 namespace pw {
 namespace {
@@ -32,12 +33,6 @@ int lock(int fd, int op) {
     if (flock(fd, op) == 0) return 0;
     if (errno != EINTR) return -errno;
   }
-}
-
-void close_keep_errno(int fd) {
-  int e = errno;
-  close(fd);
-  errno = e;
 }
 
 // Reads up to kPidFileMaxBytes from offset 0. Returns the byte count or -errno.
@@ -101,7 +96,7 @@ const char* write_contents(int fd, bool truncate, const std::string& contents) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (n == 0) errno = EIO;
-      return "write";
+      return "pwrite";
     }
     done += size_t(n);
   }
@@ -119,44 +114,39 @@ int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& 
   for (int attempt = 0; attempt < kMaxAttempts; attempt++) {
     bool created = true;
     out.syscall = "open";
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == EEXIST) {
+    UniqueFd fd(open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd.valid() && errno == EEXIST) {
       // A symlink (even a dangling one) also gives EEXIST; O_NOFOLLOW turns it into ELOOP.
       created = false;
-      fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-      if (fd < 0 && errno == ENOENT) continue;  // unlinked meanwhile: create it
+      fd.reset(open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+      if (!fd.valid() && errno == ENOENT) continue;  // unlinked meanwhile: create it
     }
-    if (fd < 0) return -errno;
+    if (!fd.valid()) return -errno;
 
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd.get(), &st) != 0) {
       out.syscall = "fstat";
-      close_keep_errno(fd);
       return -errno;
     }
-    if (!S_ISREG(st.st_mode)) {  // a FIFO, device or socket at the path: not ours to touch
-      close(fd);
-      return -EINVAL;
-    }
+    if (!S_ISREG(st.st_mode)) return -EINVAL;  // a FIFO, device or socket: not ours to touch
 
-    int r = lock(fd, LOCK_EX | LOCK_NB);
+    int r = lock(fd.get(), LOCK_EX | LOCK_NB);
     if (r == -EWOULDBLOCK) {
       PidFileRecord rec;
-      r = read_record(fd, rec);
+      r = read_record(fd.get(), rec);
       if (r < 0) {
-        out.syscall = "read";
-        close(fd);
+        out.syscall = "pread";
         return r;
       }
       // A reader's LOCK_SH lasts microseconds: try once more before judging.
-      r = lock(fd, LOCK_EX | LOCK_NB);
+      r = lock(fd.get(), LOCK_EX | LOCK_NB);
     }
     if (r == -EWOULDBLOCK) {
       PidFileRecord rec;
-      r = read_record(fd, rec);
-      close(fd);
+      r = read_record(fd.get(), rec);
+      fd.reset();
       if (r < 0) {
-        out.syscall = "read";
+        out.syscall = "pread";
         return r;
       }
       if (!rec.has_pid) {
@@ -182,31 +172,30 @@ int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& 
       out.syscall = "flock";
       struct stat now;
       if (created && lstat(path, &now) == 0 && same_file(now, st)) unlink(path);
-      close(fd);
       return r;
     }
 
     // The path may have been unlinked or replaced between our open and our lock (the
     // previous owner releasing): then this inode is no longer the PID file.
     struct stat now;
-    if (fstat(fd, &st) != 0 || st.st_nlink == 0 || lstat(path, &now) != 0 || !same_file(now, st)) {
-      close(fd);
+    if (fstat(fd.get(), &st) != 0 || st.st_nlink == 0 || lstat(path, &now) != 0 ||
+        !same_file(now, st)) {
       continue;
     }
     // Judged under the exclusive lock: no claimer can rewrite the file meanwhile (a file we
     // have just created is empty, unless a tool that does not lock wrote it since). A refusal
     // unlocks and closes without writing: contents and mtime stay as they were.
     PidFileRecord rec;
-    r = read_record(fd, rec);
+    r = read_record(fd.get(), rec);
     if (r < 0 || (!force && !record_stale(rec, self))) {
-      lock(fd, LOCK_UN);
-      close(fd);
+      lock(fd.get(), LOCK_UN);
+      fd.reset();
       if (r < 0) {
-        out.syscall = "read";
+        out.syscall = "pread";
         return r;
       }
       if (!rec.has_pid) {
-        out.syscall = "read";
+        out.syscall = "pread";
         return -EBADMSG;
       }
       out.held = true;
@@ -217,16 +206,15 @@ int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& 
     out.previous = rec;
     out.took_over = !rec.empty;
     // Locked: nobody else writes it now. A new (empty) file needs no truncation.
-    const char* failed = write_contents(fd, st.st_size != 0, contents);
+    const char* failed = write_contents(fd.get(), st.st_size != 0, contents);
     if (failed) {
       // We hold the lock and the path is ours: remove the broken file.
       int e = errno;
       unlink(path);
-      close(fd);
       out.syscall = failed;
       return -e;
     }
-    out.fd = fd;
+    out.fd = std::move(fd);
     out.dev = uint64_t(st.st_dev);
     out.ino = uint64_t(st.st_ino);
     out.created = created;
@@ -236,68 +224,64 @@ int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& 
   return -EAGAIN;
 }
 
-int pidfile_release(int fd, const char* path, uint64_t dev, uint64_t ino) {
+int pidfile_release(UniqueFd fd, const char* path, uint64_t dev, uint64_t ino,
+                    const char*& failed) {
   int r = 0;
   struct stat st;
-  if (lstat(path, &st) == 0) {
-    if (uint64_t(st.st_dev) == dev && uint64_t(st.st_ino) == ino && unlink(path) != 0 &&
-        errno != ENOENT) {
+  if (lstat(path, &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR) {
+      failed = "lstat";
       r = -errno;
     }
-  } else if (errno != ENOENT && errno != ENOTDIR) {
+  } else if (uint64_t(st.st_dev) == dev && uint64_t(st.st_ino) == ino && unlink(path) != 0 &&
+             errno != ENOENT) {
+    failed = "unlink";
     r = -errno;
   }
-  close(fd);
+  fd.reset();  // closed only now: the file stayed locked until it was gone
   return r;
 }
 
 int pidfile_read(const char* path, PidFileStatus& out) {
   out = PidFileStatus();
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
+  UniqueFd fd(open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) {
     if (errno == ENOENT) return 0;
     return -errno;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd.get(), &st) != 0) {
     out.syscall = "fstat";
-    close_keep_errno(fd);
     return -errno;
   }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return -EINVAL;
-  }
+  if (!S_ISREG(st.st_mode)) return -EINVAL;
   out.exists = true;
-  int r = lock(fd, LOCK_SH | LOCK_NB);
+  int r = lock(fd.get(), LOCK_SH | LOCK_NB);
   if (r == 0) {
     // Nobody holds it: stale. Read under our shared lock (no claimer can rewrite it now).
-    r = read_record(fd, out.record);
-    lock(fd, LOCK_UN);
-    close(fd);
-    if (r < 0) out.syscall = "read";
+    r = read_record(fd.get(), out.record);
+    lock(fd.get(), LOCK_UN);
+    if (r < 0) out.syscall = "pread";
     return r;
   }
   if (r != -EWOULDBLOCK) {
     out.syscall = "flock";
-    close(fd);
     return r;
   }
   out.locked = true;
   for (int i = 0;; i++) {
-    r = read_record(fd, out.record);
+    r = read_record(fd.get(), out.record);
     if (r < 0 || out.record.has_pid || i >= kEmptyRetries) break;
     sleep_ms(5);
   }
-  close(fd);
-  if (r < 0) out.syscall = "read";
+  if (r < 0) out.syscall = "pread";
   return r;
 }
 
-int pidfile_rewrite(int fd, const PidFileSelf& who, const std::string& data) {
+int pidfile_rewrite(int fd, const PidFileSelf& who, const std::string& data, const char*& failed) {
   const std::string contents = format_pidfile(who.pid, who.start_time, who.boot_id, data);
-  if (write_contents(fd, true, contents) != nullptr) return -errno;
-  return 0;
+  failed = write_contents(fd, true, contents);
+  return failed != nullptr ? -errno : 0;
 }
 
 }  // namespace pw

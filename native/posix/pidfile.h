@@ -21,6 +21,7 @@
 #include <string>
 
 #include "../parse/pidfile.h"
+#include "fd.h"
 
 namespace pw {
 
@@ -41,7 +42,7 @@ struct PidFileClaim {
   bool locked = false;
   PidFileRecord holder;
   // Set when we own the file.
-  int fd = -1;
+  UniqueFd fd;
   uint64_t dev = 0;
   uint64_t ino = 0;
   bool created = false;    // we created the file (O_EXCL succeeded)
@@ -50,22 +51,24 @@ struct PidFileClaim {
 };
 
 // Claims `path`. Returns 0 (check out.held), -EAGAIN when the file stays locked but empty
-// (its owner is still writing it), -EBADMSG (syscall "read") when an unlocked file is not
+// (its owner is still writing it), -EBADMSG (syscall "pread") when an unlocked file is not
 // empty but names no pid (left untouched), -ELOOP for a symlink, -EINVAL (syscall "open")
 // when the path is not a regular file, the flock error (ENOLCK, EOPNOTSUPP, EINVAL; syscall
-// "flock") on filesystems without flock, or another -errno of open/read/ftruncate/pwrite.
+// "flock") on filesystems without flock, or another -errno of open/pread/ftruncate/pwrite.
 // `force` takes over any unlocked file (a foreign live pid, unparsable contents); it never
 // takes a locked one.
 int pidfile_claim(const char* path, const PidFileSelf& self, const std::string& data, bool force,
                   PidFileClaim& out);
 
 // Unlinks `path` if it still names (dev, ino), while the lock is still held, then closes
-// fd. Returns 0 or the -errno of unlink (the fd is closed in every case).
-int pidfile_release(int fd, const char* path, uint64_t dev, uint64_t ino);
+// fd. Returns 0 or the -errno of lstat or unlink, named by `failed` (the fd is closed in
+// every case).
+int pidfile_release(UniqueFd fd, const char* path, uint64_t dev, uint64_t ino, const char*& failed);
 
 // Rewrites the record of a file we hold (fd from pidfile_claim) to name `who`: used to hand
-// the file to a child process that inherited the locked descriptor. Returns 0 or -errno.
-int pidfile_rewrite(int fd, const PidFileSelf& who, const std::string& data);
+// the file to a child process that inherited the locked descriptor. Returns 0 or -errno
+// of ftruncate or pwrite, named by `failed`.
+int pidfile_rewrite(int fd, const PidFileSelf& who, const std::string& data, const char*& failed);
 
 struct PidFileStatus {
   const char* syscall = "open";
