@@ -1,5 +1,5 @@
 // Socket -> processes, unix sockets, and process identity on darwin, with libproc and
-// sysctl (platform-apis §3.1). The bytes libproc returns are parsed by parse/darwin.cc.
+// sysctl (libproc.h, sys/proc_info.h). The bytes libproc returns are parsed by parse/darwin.cc.
 // Compiled on the project's Linux machine (npm run check:darwin), NOT executed: macOS CI only.
 #include <errno.h>
 #include <libproc.h>

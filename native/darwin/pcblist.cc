@@ -1,5 +1,5 @@
 // inet_dump on darwin: the sysctls netstat reads, net.inet.tcp.pcblist_n and
-// net.inet.udp.pcblist_n (platform-apis §3.2). They list every PCB, TIME_WAIT included,
+// net.inet.udp.pcblist_n (xnu bsd/netinet/in_pcblist.c). They list every PCB, TIME_WAIT included,
 // without root; the records are parsed by walk_pcblist_n (parse/darwin.cc).
 // Compiled on the project's Linux machine (npm run check:darwin), NOT executed: macOS CI only.
 #include <errno.h>

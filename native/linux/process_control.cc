@@ -1,6 +1,6 @@
-// Process exit waits and identity-checked signals with pidfds (platform-apis §2, §4).
-// pidfd_open needs Linux 5.3, pidfd_send_signal 5.1; older kernels (or seccomp filters
-// that answer EPERM for unknown syscalls) get -ENOSYS / the kill(2) fallback.
+// Process exit waits and identity-checked signals with pidfds (pidfd_open(2),
+// pidfd_send_signal(2)). pidfd_open needs Linux 5.3, pidfd_send_signal 5.1; older kernels (or
+// seccomp filters that answer EPERM for unknown syscalls) get -ENOSYS / the kill(2) fallback.
 #include "../process_control.h"
 
 #include <errno.h>

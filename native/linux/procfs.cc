@@ -1,4 +1,4 @@
-// Socket inode -> processes, and process identity, from /proc (platform-apis §2, §4).
+// Socket inode -> processes, and process identity, from /proc (proc(5)).
 #include "../parse/procfs.h"
 
 #include <dirent.h>

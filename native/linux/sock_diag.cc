@@ -1,4 +1,4 @@
-// inet_dump / unix_dump over NETLINK_SOCK_DIAG (see the platform-apis notes §1).
+// inet_dump / unix_dump over NETLINK_SOCK_DIAG (sock_diag(7); iproute2 misc/ss.c).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/inet_diag.h>

@@ -1,4 +1,4 @@
-// Atomic PID files with flock (platform-apis §4, FreeBSD pidfile(3)). Plain C++: returns 0
+// Atomic PID files with flock (flock(2); FreeBSD pidfile(3)). Plain C++: returns 0
 // or -errno, never throws, never touches napi.
 //
 // Protocol: open O_CREAT|O_EXCL (falling back to the existing file) with O_NOFOLLOW, take
