@@ -3,6 +3,8 @@
 // names the system call that failed (for err.syscall).
 #pragma once
 
+#include <sys/types.h>
+
 #include "posix/fd.h"
 #include "probe.h"
 
@@ -31,6 +33,8 @@ struct UnixSocketFile {
   uint32_t ino = 0;
 };
 int unix_socket_file(const std::string& path, UnixSocketFile& out, const char*& failed);
+// A file's st_dev in the form unix_dump() matches on (per OS; used by unix_socket_file).
+uint32_t socket_file_dev(dev_t dev);
 
 // Unix sockets (listening or bound datagram) whose file is `file` (from unix_socket_file)
 // when `by_vfs`, or else whose abstract name equals `abstract_name` (without the leading

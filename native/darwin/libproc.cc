@@ -195,12 +195,6 @@ int scan_processes(const std::vector<int>& candidates, const std::vector<uint32_
   return 0;
 }
 
-// The identity unix_socket_file() reports and unix_dump() matches on: darwin's dev_t is
-// 32 bits, taken as it is.
-uint32_t socket_dev(dev_t dev) {
-  return uint32_t(dev);
-}
-
 // The working directory of `pid` ("" when unreadable), to resolve relative socket paths.
 std::string process_cwd(int pid) {
   struct proc_vnodepathinfo info;
@@ -217,6 +211,11 @@ std::string lowercase(std::string s) {
 
 }  // namespace
 
+// darwin's dev_t is 32 bits, taken as it is.
+uint32_t socket_file_dev(dev_t dev) {
+  return uint32_t(dev);
+}
+
 int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& candidates,
                 const std::vector<uint32_t>& uids, bool stop_when_resolved, OwnerScan& out,
                 const char*& failed) {
@@ -230,21 +229,6 @@ int find_owners(const std::vector<uint64_t>& inodes, const std::vector<int>& can
                          });
   collect.finish();
   return r;
-}
-
-int unix_socket_file(const std::string& path, UnixSocketFile& out, const char*& failed) {
-  out = UnixSocketFile();
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return 0;
-    failed = "stat";
-    return -errno;
-  }
-  out.exists = true;
-  out.is_socket = S_ISSOCK(st.st_mode);
-  out.dev = socket_dev(st.st_dev);
-  out.ino = uint32_t(st.st_ino);
-  return 0;
 }
 
 int unix_dump(bool by_vfs, const UnixSocketFile& file, const std::string& /*abstract*/,
@@ -270,7 +254,7 @@ int unix_dump(bool by_vfs, const UnixSocketFile& file, const std::string& /*abst
     if (it == matches.end()) {
       struct stat st;
       bool same = stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
-                  socket_dev(st.st_dev) == file.dev && uint32_t(st.st_ino) == file.ino;
+                  socket_file_dev(st.st_dev) == file.dev && uint32_t(st.st_ino) == file.ino;
       it = matches.emplace(path, same).first;
     }
     if (it->second) {

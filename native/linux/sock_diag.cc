@@ -207,20 +207,9 @@ int inet_dump(ProbeCache* cache, uint16_t port, uint32_t protocols, uint32_t tcp
   return r;
 }
 
-int unix_socket_file(const std::string& path, UnixSocketFile& out, const char*& failed) {
-  out = UnixSocketFile();
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return 0;
-    failed = "stat";
-    return -errno;
-  }
-  out.exists = true;
-  out.is_socket = S_ISSOCK(st.st_mode);
-  // unix_diag reports the kernel-internal dev_t: major << 20 | minor.
-  out.dev = uint32_t((major(st.st_dev) << 20) | minor(st.st_dev));
-  out.ino = uint32_t(st.st_ino);
-  return 0;
+// unix_diag reports the kernel-internal dev_t: major << 20 | minor.
+uint32_t socket_file_dev(dev_t dev) {
+  return uint32_t((major(dev) << 20) | minor(dev));
 }
 
 int unix_dump(bool by_vfs, const UnixSocketFile& file, const std::string& abstract_name,

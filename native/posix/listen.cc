@@ -20,6 +20,7 @@
 #include <launch.h>
 #endif
 
+#include "../platform.h"
 #include "fd.h"
 
 namespace pw {
@@ -317,6 +318,21 @@ int launchd_sockets(const std::string& name, std::vector<int>& fds, const char*&
   (void)name;
   return -ENOTSUP;
 #endif
+}
+
+int unix_socket_file(const std::string& path, UnixSocketFile& out, const char*& failed) {
+  out = UnixSocketFile();
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return 0;
+    failed = "stat";
+    return -errno;
+  }
+  out.exists = true;
+  out.is_socket = S_ISSOCK(st.st_mode);
+  out.dev = socket_file_dev(st.st_dev);
+  out.ino = uint32_t(st.st_ino);
+  return 0;
 }
 
 }  // namespace pw
