@@ -95,7 +95,12 @@ export function describeState(s: UnitState): string {
 const isStartLimit = (s: UnitState) => s.activeState === 'failed' && s.result === 'start-limit-hit';
 
 const STATE_POLL_MS = 250;
-const MAX_PROBE_PAUSE_MS = 50;
+/**
+The port is polled at most this far apart while a unit starts: a probe of a port nobody
+listens on costs tens of microseconds, and every millisecond between the bind and the
+poll that sees it is added to the restart.
+*/
+const MAX_PROBE_PAUSE_MS = 20;
 /** How long holders may take to go after `systemctl stop` before they count as strays. */
 const STRAY_GRACE_MS = 1000;
 
@@ -379,7 +384,7 @@ class Unit {
     };
 
     let nextShow = performance.now() + STATE_POLL_MS;
-    let pause = 5;
+    let pause = 2;
     let strays: SocketEntry[] = [];
     let polls = 0;
     const port = this.spec.port;
