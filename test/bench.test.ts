@@ -3,7 +3,15 @@
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {runCli, tempDir} from './helpers.js';
+import {repoRoot, runCli, tempDir} from './helpers.js';
+
+/** The relative imports (static and dynamic) of a script, as paths from the repository root. */
+function relativeImports(file: string): string[] {
+  const text = readFileSync(path.join(repoRoot, file), 'utf8');
+  return [...text.matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g)].map((m) =>
+    path.relative(repoRoot, path.resolve(path.dirname(path.join(repoRoot, file)), m[1]!)),
+  );
+}
 
 describe('portwarden bench', () => {
   it('bench --quick writes the table, the JSON and the chart', async () => {
@@ -24,4 +32,24 @@ describe('portwarden bench', () => {
     expect(lsof!.medianUs).toBeGreaterThan(0);
     expect(readFileSync(path.join(out, 'results.svg'), 'utf8')).toMatch(/^<svg /);
   }, 120_000);
+
+  it('every script the shipped bench loads is in the package (`files`)', () => {
+    const {files} = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      files: string[];
+    };
+    const shipped = (f: string) => files.some((entry) => f === entry || f.startsWith(`${entry}/`));
+    const seen = new Set<string>();
+    const queue = ['scripts/bench.mjs'];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      expect(shipped(file), `${file} is loaded by the bench but not in package.json files`).toBe(
+        true,
+      );
+      if (!file.startsWith('dist/')) queue.push(...relativeImports(file));
+    }
+
+    expect([...seen]).toContain('scripts/bench-serve.mjs'); // the walker follows imports
+  });
 });
