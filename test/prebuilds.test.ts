@@ -138,6 +138,30 @@ describe.skipIf(!complete)('the six prebuilds (npm run prebuild:all)', () => {
     expect(result.status).toBe(0);
   });
 
+  it('scripts/smoke.mjs (what the release workflow runs) answers with the linux-x64 one', () => {
+    const dir = path.join(work, 'smoke');
+    mkdirSync(path.join(dir, 'prebuilds'), {recursive: true});
+    symlinkSync(
+      path.join(repoRoot, 'prebuilds', 'linux-x64'),
+      path.join(dir, 'prebuilds', 'linux-x64'),
+    );
+    const env: NodeJS.ProcessEnv = {...process.env, PORTWARDEN_PREBUILD: dir};
+    delete env.PORTWARDEN_ADDON_PATH; // the release binary, not the suite's testing build
+    const result = spawnSync(process.execPath, ['scripts/smoke.mjs'], {
+      cwd: repoRoot,
+      env,
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      binary: path.join(dir, 'prebuilds', 'linux-x64', 'node.napi.glibc.node'),
+      claimPidFile: {pid: expect.any(Number)},
+      checkPort: {status: 'busy', backend: 'native'},
+      problems: [],
+    });
+  });
+
   it('are packed, and the linux-x64 one answers with no compiler and no install script', () => {
     const pack = path.join(work, 'pack');
     mkdirSync(pack);
