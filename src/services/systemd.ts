@@ -7,18 +7,18 @@ rising NRestarts) or `start-limit-hit` end the wait at once instead of at the de
 */
 import path from 'node:path';
 import {describeSocket, type ServiceError} from '../errors.js';
+import {descendsFrom} from '../process-control.js';
+import {sleep} from '../steps.js';
 import {terminate} from '../terminate.js';
 import type {SocketEntry} from '../types.js';
+import {probeUnixSocket} from '../unix-socket.js';
 import {waitForPortFree} from '../wait.js';
 import {describeExit, runTool, type ToolResult} from './exec.js';
-import {descendsFrom} from '../process-control.js';
+import {proveFree} from './free.js';
 import {cgroupPids, heldOnlyBy, listeners, ownersOf} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
-import {proveFree} from './free.js';
-import {sleep} from '../steps.js';
-import {probeUnixSocket} from '../unix-socket.js';
 
 export type UnitState = {
   readonly loadState: string;
@@ -417,7 +417,7 @@ class Unit {
       } else {
         polls++;
         const entries = await listeners(port, this.o.host, [s.mainPid], this.o.signal);
-        const cgroup = cgroupPids(s.controlGroup);
+        const cgroup = entries.length === 0 ? undefined : cgroupPids(s.controlGroup);
         strays = [];
         for (const entry of entries) {
           const owners = ownersOf(entry);
