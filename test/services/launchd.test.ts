@@ -75,12 +75,20 @@ async function job(
   port?: number,
 ): Promise<Job> {
   const p = port ?? testPort();
-  const label = `dev.portwarden.test.${process.pid}.${++counter}`;
-  const plist = path.join(work, `${label}.plist`);
-  const events = path.join(work, `${label}.events`);
+  const {label, plist, events} = newLabel();
   writePlist(plist, label, [...args.map(String), '--port', String(p), '--events', events], keys);
-  labels.add(label);
   return {spec: {manager: 'launchd', label, plist, domain, port: p}, label, plist, events, port: p};
+}
+
+/** A fresh label (removed after each test), with its plist and events paths. */
+function newLabel(): {label: string; plist: string; events: string} {
+  const label = `dev.portwarden.test.${process.pid}.${++counter}`;
+  labels.add(label);
+  return {
+    label,
+    plist: path.join(work, `${label}.plist`),
+    events: path.join(work, `${label}.events`),
+  };
 }
 
 function writePlist(
@@ -387,20 +395,12 @@ describe('launchd: start, stop, restart', () => {
 describe('launchd: a job with Sockets (socket activation)', () => {
   /** A plist for serve-app.mjs (an HTTP server on listenTarget(port)) with a Sockets entry. */
   function socketJob(program: string[], port = testPort()): Job {
-    const label = `dev.portwarden.test.${process.pid}.${++counter}`;
-    const plist = path.join(work, `${label}.plist`);
-    const events = path.join(work, `${label}.events`);
-    writeFileSync(
-      plist,
-      `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0">${xml({
-        Label: label,
-        ProgramArguments: program,
-        EnvironmentVariables: {SERVE_APP_EVENTS: events},
-        Sockets: {Listeners: {SockServiceName: String(port), SockNodeName: '127.0.0.1'}},
-        RunAtLoad: true,
-      })}</plist>\n`,
-    );
-    labels.add(label);
+    const {label, plist, events} = newLabel();
+    writePlist(plist, label, [], {
+      ProgramArguments: program,
+      EnvironmentVariables: {SERVE_APP_EVENTS: events},
+      Sockets: {Listeners: {SockServiceName: String(port), SockNodeName: '127.0.0.1'}},
+    });
     return {spec: {manager: 'launchd', label, plist, domain, port}, label, plist, events, port};
   }
 
