@@ -12,10 +12,11 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import {restartService, waitForListening} from '../dist/index.js';
+import {coldEnv} from './bench-cold.mjs';
 import {startUserManager, userManagerUnavailable} from './systemd-user.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'dist', 'bundle', 'bin.js');
+const bin = path.join(root, 'dist', 'bundle', 'bin.cjs');
 const run = promisify(execFile);
 
 const median = (values) => {
@@ -52,7 +53,9 @@ export async function measureRestart({rounds}) {
   const manager = startUserManager();
   try {
     const {env, unitDir} = manager;
+    // The manager's variables (XDG_RUNTIME_DIR) are in process.env by now.
     const childEnv = {...process.env};
+    for (const k of coldEnv.removed) delete childEnv[k];
     const port = await freePort();
     const server = path.join(env.XDG_CONFIG_HOME, 'bench-server.cjs');
     writeFileSync(
@@ -94,6 +97,9 @@ export async function measureRestart({rounds}) {
       },
       {
         method: 'node -e 0 (start-up alone)',
+        ...(coldEnv.removed.length > 0
+          ? {note: `${coldEnv.removed.join(', ')} unset for it and the CLI`}
+          : {}),
         fn: async () => timeProcess(process.execPath, ['-e', '0'], childEnv),
       },
     ];
@@ -114,6 +120,7 @@ export async function measureRestart({rounds}) {
       operation: 'restart until listening',
       method: m.method,
       medianUs: median(samples[i]),
+      ...(m.note === undefined ? {} : {note: m.note}),
       ...(i === base
         ? {baseline: true}
         : {ratio: median(samples[i].map((us, round) => us / samples[base][round]))}),

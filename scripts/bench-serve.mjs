@@ -66,7 +66,7 @@ async function benchServe({dir, app, restarts}) {
   const child = spawn(
     process.execPath,
     [
-      path.join(root, 'dist', 'bin.js'),
+      path.join(root, 'dist', 'bundle', 'bin.cjs'),
       'serve',
       '--json',
       '--port',

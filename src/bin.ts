@@ -1,33 +1,18 @@
 #!/usr/bin/env node
-// Node ≥ 22.1 keeps the compiled code of the CLI between runs (a no-op where it is missing);
-// the CLI itself is imported after that, so that it is the code being cached.
+// Node ≥ 22.1 keeps the compiled code of the CLI between runs (a no-op where it is missing).
+// The CLI is loaded after that call, so that it is the code being cached: in the shipped
+// bundle it is a file of its own (dist/bundle/cli.cjs, see scripts/bundle.mjs).
 import module from 'node:module';
 
 (module as {enableCompileCache?: () => unknown}).enableCompileCache?.();
-const {EXIT, main} = await import('./cli/main.js');
-
-let settled = false;
-main(process.argv.slice(2), {
-  out: (text) => process.stdout.write(text + '\n'),
-  err: (text) => process.stderr.write(text + '\n'),
-  isTTY: Boolean(process.stderr.isTTY),
-}).then(
-  (code) => {
-    settled = true;
-    process.exitCode = code;
+import('./cli/run.js').then(
+  ({runCli}) => {
+    runCli(process.argv.slice(2));
   },
   (error: unknown) => {
-    settled = true;
-    process.stderr.write(`portwarden: ${(error as Error).stack ?? String(error)}\n`);
-    process.exitCode = EXIT.internal;
+    process.stderr.write(
+      `portwarden: cannot load the CLI: ${(error as Error).stack ?? String(error)}\n`,
+    );
+    process.exitCode = 70; // EXIT.internal; the module that names it did not load.
   },
 );
-
-// The event loop emptied before the command answered: a bug (something awaited a handle that
-// was not keeping the process alive). Never let that exit 0.
-process.on('exit', (code) => {
-  if (!settled && code === 0) {
-    process.stderr.write('portwarden: internal error: the command ended without an answer\n');
-    process.exitCode = EXIT.internal;
-  }
-});

@@ -8,6 +8,7 @@ export const builtin = {
   childProcess: () =>
     process.getBuiltinModule('node:child_process') as typeof import('node:child_process'),
   fs: () => process.getBuiltinModule('node:fs') as typeof import('node:fs'),
+  events: () => process.getBuiltinModule('node:events') as typeof import('node:events'),
   crypto: () => process.getBuiltinModule('node:crypto') as typeof import('node:crypto'),
   net: () => process.getBuiltinModule('node:net') as typeof import('node:net'),
   os: () => process.getBuiltinModule('node:os') as typeof import('node:os'),

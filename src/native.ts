@@ -1,6 +1,7 @@
 import {createRequire} from 'node:module';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {shippedAddonPath} from './addon-path.js';
 import {builtin} from './builtin.js';
 import {ProbeUnavailableError} from './errors.js';
 
@@ -227,6 +228,13 @@ function load(): NonNullable<typeof state> {
     const addonPath = process.env.PORTWARDEN_ADDON_PATH;
     if (addonPath) {
       return {binding: require(path.resolve(addonPath)) as NativeBinding, error: undefined};
+    }
+
+    const file = shippedAddonPath(packageRoot);
+    if (file !== undefined) {
+      const module = {exports: {}};
+      process.dlopen(module, file); // what require() does with a .node file
+      return {binding: module.exports as NativeBinding, error: undefined};
     }
 
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;

@@ -1,9 +1,10 @@
 // The built CLI, run as a subprocess against real listeners.
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
+import {execa} from 'execa';
 import {describe, expect, it} from 'vitest';
 import {cliMessage} from '../src/cli/errors.js';
-import {repoRoot, runCli, startListener, tempDir} from './helpers.js';
+import {distBin, fixtures, repoRoot, runCli, startListener, tempDir} from './helpers.js';
 
 describe('portwarden CLI', () => {
   it('who lists the holder of a port and exits 0; nothing on a port exits 1', async () => {
@@ -92,6 +93,26 @@ describe('portwarden CLI', () => {
     expect(help.stdout).toMatch(/^Usage: portwarden who <port>\.\.\. \[flags\]/);
     expect(help.stdout).toContain('--states listen|all');
     expect(help.stdout).not.toContain('--listen');
+  });
+});
+
+describe('CLI output', () => {
+  it('a full non-blocking stdout pipe gets the whole output, in order, once drained (EAGAIN is waited out)', async () => {
+    const help = await runCli(['--help']);
+    expect(help.exitCode).toBe(0);
+    const r = await execa(
+      'python3',
+      [path.join(fixtures, 'full-pipe.py'), process.execPath, distBin, '--help'],
+      {reject: false, stdin: 'ignore'},
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as {code: number; filler: number; out: string; err: string};
+    expect(got.filler).toBeGreaterThan(0); // the pipe was full before the CLI wrote
+    expect({code: got.code, err: got.err, out: got.out}).toEqual({
+      code: 0,
+      err: '',
+      out: help.stdout + '\n',
+    });
   });
 });
 

@@ -176,8 +176,8 @@ run in child processes (`npm test` builds it first).
 */
 export const distEntry = pathToFileURL(path.join(repoRoot, 'dist', 'bundle', 'index.js')).href;
 
-/** The built CLI as it ships (dist/bundle/bin.js, what `bin` names). */
-export const distBin = path.join(repoRoot, 'dist', 'bundle', 'bin.js');
+/** The built CLI as it ships (dist/bundle/bin.cjs, what `bin` names). */
+export const distBin = path.join(repoRoot, 'dist', 'bundle', 'bin.cjs');
 
 /** A compiled module of dist/ (unbundled), as a file URL: `distModule('cli/spec.js')`. */
 export const distModule = (file: string) => pathToFileURL(path.join(repoRoot, 'dist', file)).href;

@@ -104,8 +104,9 @@ describe('import graph', () => {
       'serve',
     ];
     expect(main.files.filter((f) => commands.some((c) => f === `cli/${c}.ts`))).toEqual([]);
-    // Nothing of the library beyond the error classes, validation and the package root.
+    // Nothing of the library beyond the error classes, validation, the package root and the addon.
     expect(main.files.filter((f) => !f.startsWith('cli/')).sort()).toEqual([
+      'addon-path.ts',
       'builtin.ts',
       'errors.ts',
       'native.ts',
@@ -129,6 +130,42 @@ describe('import graph', () => {
   });
 });
 
+/** Builtins in `text` loaded by statements at column 0: at the top of a bundle, on load. */
+function topLevelBuiltins(text: string): string[] {
+  const found = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (/^(import|export|var|let|const) /.test(line)) {
+      for (const m of line.matchAll(/(?:from |require\()["']([^"']+)["']/g)) found.add(m[1]!);
+    }
+  }
+
+  return [...found].sort();
+}
+
+describe('what the shipped bundles load on start', () => {
+  const bundle = (file: string) =>
+    readFileSync(path.join(repoRoot, 'dist', 'bundle', file), 'utf8');
+
+  // esbuild hoists every ES import of the bundled modules to the top of an ES bundle, lazily
+  // evaluated ones included: a service module's `import {spawn} from 'node:child_process'`
+  // would be loaded by every `import 'portwarden'`. So only light builtins at the top.
+  it("index.js (import 'portwarden') imports only light builtins", () => {
+    const builtins = topLevelBuiltins(bundle('index.js'));
+    expect(builtins).toContain('node:module'); // a control: the scan sees the imports
+    expect(builtins.filter((s) => !LIGHT_BUILTINS.includes(s))).toEqual([]);
+  });
+
+  it('cli.cjs requires only light builtins outside its lazily evaluated modules; bin.cjs requires it', () => {
+    const builtins = topLevelBuiltins(bundle('cli.cjs'));
+    expect(builtins).toContain('node:url'); // a control
+    expect(builtins.filter((s) => !LIGHT_BUILTINS.includes(s))).toEqual([]);
+    // A lazily evaluated module's require is indented inside its init function.
+    expect(bundle('cli.cjs')).toMatch(/^ +import_node_path\d* = __toESM\(require\("node:path"\)/m);
+    expect(topLevelBuiltins(bundle('bin.cjs'))).toEqual(['node:module']);
+    expect(bundle('bin.cjs')).toContain('require("./cli.cjs")');
+  });
+});
+
 /** The modules of src/ that `file` imports statically (values), relative to src/. */
 function localImports(file: string): string[] {
   const from = path.join(src, file);
@@ -143,6 +180,7 @@ describe('layers: imports point down', () => {
     ['builtin.ts', []],
     ['steps.ts', []],
     ['service-record.ts', []],
+    ['addon-path.ts', ['builtin.ts']],
     ['validate.ts', ['builtin.ts']],
     ['errors.ts', ['validate.ts']],
     ['small-file.ts', ['builtin.ts', 'errors.ts']],

@@ -1,6 +1,6 @@
 // bench: runs the bundled benchmark script in a child process.
-import {spawn} from 'node:child_process';
 import path from 'node:path';
+import {builtin} from '../builtin.js';
 import {packageRoot} from '../native.js';
 import {EXIT} from './output.js';
 import type {BenchFlags, Runner} from './spec.js';
@@ -13,6 +13,6 @@ export const bench: Runner<BenchFlags> = async (_positionals, values) => {
     args.push('--quick');
   }
 
-  const child = spawn(process.execPath, args, {stdio: 'inherit'});
+  const child = builtin.childProcess().spawn(process.execPath, args, {stdio: 'inherit'});
   return new Promise((resolve) => child.on('close', (code) => resolve(code ?? EXIT.unknown)));
 };

@@ -1,8 +1,7 @@
 // pidfile exec <path> -- <command>: holds the PID file's lock for the life of a command, as
 // flock(1) does. The command inherits the locked descriptor as fd 3 and the record is
 // rewritten to name it; signals are forwarded and its exit status is passed through.
-import {spawn} from 'node:child_process';
-import {constants} from 'node:os';
+import {builtin} from '../builtin.js';
 import {claimPidFile} from '../pidfile.js';
 import {UsageError} from './args.js';
 import type {Io} from './output.js';
@@ -24,7 +23,9 @@ export async function exec(
 
   const handle = claimPidFile(file, {...dataOf(values), force: values.force});
   // The child inherits the locked descriptor as fd 3: the lock lives as long as either of us.
-  const child = spawn(program, args, {stdio: ['inherit', 'inherit', 'inherit', handle.fd]});
+  const child = builtin
+    .childProcess()
+    .spawn(program, args, {stdio: ['inherit', 'inherit', 'inherit', handle.fd]});
   const relay = (signal: NodeJS.Signals) => child.kill(signal);
   for (const signal of FORWARDED) {
     process.on(signal, relay);
@@ -49,7 +50,7 @@ export async function exec(
       }
 
       handle.release();
-      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+      resolve(code ?? 128 + (signal ? builtin.os().constants.signals[signal] : 0));
     });
   });
 }

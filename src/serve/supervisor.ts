@@ -5,10 +5,8 @@ new process, waits for its READY=1, and only then tells the old one to stop: the
 never closed, so the kernel queues connections across the swap and none is refused.
 */
 import {requireNative} from '../native.js';
-import {type ChildProcess, spawn} from 'node:child_process';
-import {EventEmitter} from 'node:events';
+import type {ChildProcess} from 'node:child_process';
 import {builtin} from '../builtin.js';
-import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {AlreadyRunningError, describeSocket} from '../errors.js';
 import {listenTarget} from '../listen-target.js';
@@ -40,6 +38,7 @@ import type {ServeExit} from './exit.js';
 import {type NotifyMessage, NotifyReceiver} from './notify-receiver.js';
 
 const {closeSync, mkdtempSync, rmSync, unlinkSync} = builtin.fs();
+const {EventEmitter} = builtin.events();
 
 /** Runs the command with LISTEN_PID set to its own pid: sh records $$, then execs it. */
 const SHIM = 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"';
@@ -537,12 +536,14 @@ export class ServeSupervisor extends EventEmitter {
       // Its own process group (and session): a terminal's Ctrl-C reaches the supervisor
       // only, which stops the command gracefully; and stopping a generation reaches every
       // process it started.
-      proc = spawn('/bin/sh', ['-c', SHIM, 'portwarden-serve', ...this.r.command], {
-        stdio: ['ignore', this.r.stdio, this.r.stdio, this.fd],
-        env,
-        cwd: this.r.cwd,
-        detached: true,
-      });
+      proc = builtin
+        .childProcess()
+        .spawn('/bin/sh', ['-c', SHIM, 'portwarden-serve', ...this.r.command], {
+          stdio: ['ignore', this.r.stdio, this.r.stdio, this.fd],
+          env,
+          cwd: this.r.cwd,
+          detached: true,
+        });
     } catch (error) {
       throw this.spawnFailed(error);
     }
@@ -829,7 +830,7 @@ export async function serve(options: ServeOptions): Promise<ServeSupervisor> {
   let supervisor: ServeSupervisor;
   try {
     listener = await openListener(b, r);
-    dir = mkdtempSync(path.join(tmpdir(), 'portwarden-serve-'));
+    dir = mkdtempSync(path.join(builtin.os().tmpdir(), 'portwarden-serve-'));
     supervisor = new ServeSupervisor(r, b, listener, handle, dir);
   } catch (error) {
     if (listener !== undefined) {
