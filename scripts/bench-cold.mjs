@@ -44,10 +44,19 @@ const median = (values) => {
 /**
 Rows for the results table: operation 'cold start' (each command once, vs `node -e 0`) and
 'shell loop (20 calls)' (a bash loop doing 20 `portwarden check` calls vs 20 `lsof` calls,
-what a shell wrapper pays). `hasSs`: whether ss exists here.
+what a shell wrapper pays). `hasSs`: whether ss exists here. `node`: the Node binary to time
+(default this one), `scale`: the rows' label, `others`: whether to add lsof, ss and the shell
+loop (for this machine's Node only).
 */
-export async function measureColdStart({rounds, loopRounds, port, hasSs}) {
-  const node = process.execPath;
+export async function measureColdStart({
+  rounds,
+  loopRounds,
+  port,
+  hasSs,
+  node = process.execPath,
+  scale = 'cold path',
+  others = true,
+}) {
   const commands = [
     {method: 'node -e 0', file: node, args: ['-e', '0'], baseline: true},
     {
@@ -57,13 +66,23 @@ export async function measureColdStart({rounds, loopRounds, port, hasSs}) {
     },
     {method: 'portwarden check P', file: node, args: [bin, 'check', String(port)]},
     {method: 'portwarden who P --json', file: node, args: [bin, 'who', String(port), '--json']},
-    {
-      method: 'spawn lsof -nP -iTCP:P -sTCP:LISTEN -t',
-      file: 'lsof',
-      args: ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t'],
-    },
-    ...(hasSs
-      ? [{method: "spawn ss -ltnH 'sport = :P'", file: 'ss', args: ['-ltnH', `sport = :${port}`]}]
+    ...(others
+      ? [
+          {
+            method: 'spawn lsof -nP -iTCP:P -sTCP:LISTEN -t',
+            file: 'lsof',
+            args: ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t'],
+          },
+          ...(hasSs
+            ? [
+                {
+                  method: "spawn ss -ltnH 'sport = :P'",
+                  file: 'ss',
+                  args: ['-ltnH', `sport = :${port}`],
+                },
+              ]
+            : []),
+        ]
       : []),
   ];
   const loops = [
@@ -89,7 +108,7 @@ export async function measureColdStart({rounds, loopRounds, port, hasSs}) {
   const rows = [];
   for (const [operation, list, n] of [
     ['cold start', commands, rounds],
-    ['shell loop (20 calls)', loops, loopRounds],
+    ...(others ? [['shell loop (20 calls)', loops, loopRounds]] : []),
   ]) {
     if (operation === 'cold start') {
       for (const c of list) await timeProcess(c.file, c.args); // warm-up (page cache)
@@ -103,7 +122,7 @@ export async function measureColdStart({rounds, loopRounds, port, hasSs}) {
     const base = list.findIndex((c) => c.baseline);
     for (const [i, c] of list.entries()) {
       rows.push({
-        scale: 'cold path',
+        scale,
         operation,
         method: c.method,
         medianUs: median(samples[i]),

