@@ -116,6 +116,19 @@ describe('CLI output', () => {
   });
 });
 
+describe('CLI output to a reader that went away', () => {
+  it('answers by its exit code, without a stack trace (EPIPE on stdout)', async () => {
+    const l = await startListener();
+    const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(distBin)}`;
+    // The reader (true) has exited before the CLI writes: every write gets EPIPE.
+    const script = `(sleep 0.3; exec ${cli} check ${l.port} --json) | true; echo "busy \${PIPESTATUS[0]}"
+(sleep 0.3; exec ${cli} --help) | true; echo "help \${PIPESTATUS[0]}"`;
+    const r = await execa('bash', ['-c', script], {reject: false, stdin: 'ignore'});
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['busy 1', 'help 0']);
+  });
+});
+
 describe('cliMessage', () => {
   it.each([
     [

@@ -5,27 +5,37 @@ import {EXIT, main} from './main.js';
 /**
 Writes lines on fd 1 or 2 directly. Building process.stdout or process.stderr loads Node's
 streams, about 2 ms of a cold start for a command that prints one line. A write that cannot
-complete at once (EAGAIN: a non-blocking pipe that is full) or fails any other way goes, with
-everything after it, through the stream as before, so the order and Node's error handling
-stay as they were.
+complete at once (EAGAIN: a non-blocking pipe that is full) goes, with everything after it,
+through the stream, so the order stays. A reader that went away (EPIPE: `portwarden who 80 |
+head -1`) gets nothing more, and the command still answers by its exit code, without a stack
+trace.
 */
 function lineWriter(fd: 1 | 2): (text: string) => void {
-  let viaStream = false;
+  let state: 'direct' | 'stream' | 'closed' = 'direct';
+  const closed = (error: unknown) => (error as {code?: unknown}).code === 'EPIPE';
   return (text) => {
     let data = Buffer.from(text + '\n');
-    if (!viaStream) {
+    if (state === 'direct') {
       try {
         while (data.length > 0) {
           data = data.subarray(builtin.fs().writeSync(fd, data));
         }
 
         return;
-      } catch {
-        viaStream = true;
+      } catch (error) {
+        state = closed(error) ? 'closed' : 'stream';
+        if (state === 'stream') {
+          const stream = fd === 1 ? process.stdout : process.stderr;
+          stream.on('error', (streamError) => {
+            if (!closed(streamError)) throw streamError;
+          });
+        }
       }
     }
 
-    (fd === 1 ? process.stdout : process.stderr).write(data);
+    if (state === 'stream') {
+      (fd === 1 ? process.stdout : process.stderr).write(data);
+    }
   };
 }
 
