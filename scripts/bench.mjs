@@ -368,7 +368,10 @@ async function measureColdRows(results) {
   // In a checkout, the same start-ups under the other Node lines the tests fetch (Node ≥ 22.1
   // keeps the CLI's compiled code: bin.cjs turns its compile cache on), when they are cached.
   // The installed package has no scripts/node-versions.mjs: nothing to add there.
-  const versions = await import('./node-versions.mjs').catch(() => undefined);
+  const versions = await import('./node-versions.mjs').catch((error) => {
+    if (error.code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw error;
+  });
   for (const version of Object.keys(versions?.NODE_VERSIONS ?? {})) {
     const node = versions.cachedNode(version);
     if (quick || node === undefined) continue;

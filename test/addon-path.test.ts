@@ -1,12 +1,13 @@
 // The addon file found without node-gyp-build (src/addon-path.ts) is node-gyp-build's own
 // choice, on every layout; outside the shipped layouts it leaves the choice to node-gyp-build.
-import {mkdirSync, writeFileSync} from 'node:fs';
+import {cpSync, mkdirSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
+import {pathToFileURL} from 'node:url';
 import {execa} from 'execa';
 import {afterEach, describe, expect, it} from 'vitest';
 import {shippedAddonPath} from '../src/addon-path.js';
-import {distEntry, tempDir} from './helpers.js';
+import {distEntry, repoRoot, tempDir} from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const nodeGypBuild = require('node-gyp-build') as {resolve: (dir: string) => string};
@@ -116,6 +117,32 @@ describe('loading the addon', () => {
   const files = Object.keys(require.cache);
   console.log(JSON.stringify({status, backend, nodeGypBuild: files.some((f) => f.includes('node-gyp-build'))}));
 });`;
+
+  it('a package of the bundle and its prebuilds alone (no build/, no node_modules) loads the prebuild', async () => {
+    expect(shippedAddonPath(tempDir())).toBeUndefined(); // a control: nothing where nothing is
+    const root = tempDir();
+    writeFileSync(path.join(root, 'package.json'), '{"name": "portwarden", "type": "module"}');
+    cpSync(path.join(repoRoot, 'dist', 'bundle'), path.join(root, 'dist', 'bundle'), {
+      recursive: true,
+    });
+    cpSync(path.join(repoRoot, 'prebuilds', tuple), path.join(root, 'prebuilds', tuple), {
+      recursive: true,
+    });
+    const file = shippedAddonPath(root);
+    expect(file).toBe(path.join(root, 'prebuilds', tuple, glibc));
+    const entry = pathToFileURL(path.join(root, 'dist', 'bundle', 'index.js')).href;
+    const r = await execa(
+      process.execPath,
+      [
+        '-e',
+        `import(${JSON.stringify(entry)}).then((m) => console.log(JSON.stringify(m.checkPortSync(1))))`,
+      ],
+      {cwd: root, env: {PORTWARDEN_ADDON_PATH: ''}, reject: false, stdin: 'ignore'},
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({backend: 'native'});
+  });
 
   it('a fresh process loads the addon without node-gyp-build; with an override (a control) through it', async () => {
     for (const [env, viaNodeGypBuild] of [

@@ -96,23 +96,57 @@ describe('portwarden CLI', () => {
   });
 });
 
-describe('CLI output', () => {
-  it('a full non-blocking stdout pipe gets the whole output, in order, once drained (EAGAIN is waited out)', async () => {
-    const help = await runCli(['--help']);
-    expect(help.exitCode).toBe(0);
+describe('CLI output into a full non-blocking pipe', () => {
+  type Drained = {code: number; filler: number; written: string; other: string};
+  const fullPipe = async (stream: 'stdout' | 'stderr', room: number, args: string[]) => {
     const r = await execa(
       'python3',
-      [path.join(fixtures, 'full-pipe.py'), process.execPath, distBin, '--help'],
+      [
+        path.join(fixtures, 'full-pipe.py'),
+        stream,
+        String(room),
+        process.execPath,
+        distBin,
+        ...args,
+      ],
       {reject: false, stdin: 'ignore'},
     );
     expect(r.exitCode, r.stderr).toBe(0);
-    const got = JSON.parse(r.stdout) as {code: number; filler: number; out: string; err: string};
-    expect(got.filler).toBeGreaterThan(0); // the pipe was full before the CLI wrote
-    expect({code: got.code, err: got.err, out: got.out}).toEqual({
-      code: 0,
-      err: '',
-      out: help.stdout + '\n',
-    });
+    return JSON.parse(r.stdout) as Drained;
+  };
+
+  it('a line that fits is written, the rest waits for the reader (EAGAIN), all in order', async () => {
+    const l = await startListener({host: '127.0.0.1'});
+    const direct = await runCli(['check', String(l.port)]);
+    expect(direct.exitCode).toBe(1);
+    const lines = direct.stdout.split('\n');
+    expect(lines.length).toBeGreaterThan(1); // "port P is busy:", then the holder
+    // Room for the first line only: the second write finds the pipe full.
+    const got = await fullPipe('stdout', lines[0]!.length + 5, ['check', String(l.port)]);
+    expect(got).toMatchObject({code: 1, other: '', written: direct.stdout + '\n'});
+  });
+
+  it('stderr too (a usage error into a full pipe)', async () => {
+    const direct = await runCli(['check', '1', '--bogus']);
+    expect(direct.exitCode).toBe(64);
+    const got = await fullPipe('stderr', 0, ['check', '1', '--bogus']);
+    expect(got).toMatchObject({code: 64, other: '', written: direct.stderr + '\n'});
+  });
+
+  it('a write that fails otherwise (ENOSPC) exits 70 and says so, not the answer of the check', async () => {
+    const r = await execa(
+      'bash',
+      [
+        '-c',
+        `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(distBin)} check 1 > /dev/full`,
+      ],
+      {
+        reject: false,
+        stdin: 'ignore',
+      },
+    );
+    expect(r.exitCode).toBe(70);
+    expect(r.stderr).toMatch(/^portwarden: cannot write the output: ENOSPC/);
   });
 });
 

@@ -9,6 +9,11 @@ export type Io = {
   out: (text: string) => void;
   err: (text: string) => void;
   isTTY: boolean;
+  /**
+	For a command that writes while it runs: output from here on must not hold up the event
+	loop when its reader is slow (the CLI's writers switch to Node's streams).
+	*/
+  streaming?: () => void;
 };
 
 export const EXIT = {ok: 0, no: 1, unknown: 2, usage: 64, internal: 70} as const;

@@ -2,70 +2,116 @@
 import {builtin} from '../builtin.js';
 import {EXIT, main} from './main.js';
 
+type LineWriter = {
+  write: (text: string) => void;
+  /** From now on through Node's stream (for a command that writes while it runs). */
+  stream: () => void;
+  /** The error that made output to this fd fail (EPIPE aside), if one did. */
+  failed: Error | undefined;
+};
+
+const code = (error: unknown) => (error as {code?: unknown}).code;
+
 /**
 Writes lines on fd 1 or 2 directly. Building process.stdout or process.stderr loads Node's
 streams, about 2 ms of a cold start for a command that prints one line. A write that cannot
 complete at once (EAGAIN: a non-blocking pipe that is full) goes, with everything after it,
 through the stream, so the order stays. A reader that went away (EPIPE: `portwarden who 80 |
 head -1`) gets nothing more, and the command still answers by its exit code, without a stack
-trace.
+trace. Any other failure (ENOSPC, EIO) is kept in `failed`: the command then exits 70.
+A direct write waits for a slow reader, so a command that writes while it runs (serve)
+calls stream() first: the stream queues and the event loop goes on.
 */
-function lineWriter(fd: 1 | 2): (text: string) => void {
+function lineWriter(fd: 1 | 2): LineWriter {
   let state: 'direct' | 'stream' | 'closed' = 'direct';
-  const closed = (error: unknown) => (error as {code?: unknown}).code === 'EPIPE';
-  return (text) => {
-    let data = Buffer.from(text + '\n');
-    if (state === 'direct') {
-      try {
-        while (data.length > 0) {
-          data = data.subarray(builtin.fs().writeSync(fd, data));
+  let stream: NodeJS.WriteStream | undefined;
+  // Built at the first write that needs it, not before: building it makes the descriptor
+  // non-blocking (libuv), and a child spawned before then would make it blocking again.
+  const toStream = (data: Buffer) => {
+    if (stream === undefined) {
+      stream = fd === 1 ? process.stdout : process.stderr;
+      stream.on('error', (error) => {
+        state = 'closed';
+        if (code(error) !== 'EPIPE') {
+          writer.failed ??= error;
+          process.exitCode = EXIT.internal; // it may come after the command's answer
         }
+      });
+    }
 
-        return;
-      } catch (error) {
-        state = closed(error) ? 'closed' : 'stream';
-        if (state === 'stream') {
-          const stream = fd === 1 ? process.stdout : process.stderr;
-          stream.on('error', (streamError) => {
-            if (!closed(streamError)) throw streamError;
-          });
+    stream.write(data);
+  };
+
+  const writer: LineWriter = {
+    failed: undefined,
+    stream() {
+      if (state === 'direct') {
+        state = 'stream';
+      }
+    },
+    write(text) {
+      let data = Buffer.from(text + '\n');
+      if (state === 'direct') {
+        try {
+          while (data.length > 0) {
+            data = data.subarray(builtin.fs().writeSync(fd, data));
+          }
+
+          return;
+        } catch (error) {
+          if (code(error) === 'EAGAIN') {
+            state = 'stream';
+          } else {
+            state = 'closed';
+            if (code(error) !== 'EPIPE') {
+              writer.failed = error as Error;
+            }
+          }
         }
       }
-    }
 
-    if (state === 'stream') {
-      (fd === 1 ? process.stdout : process.stderr).write(data);
-    }
+      if (state === 'stream') {
+        toStream(data);
+      }
+    },
   };
+  return writer;
 }
 
 export function runCli(argv: string[]): void {
   let settled = false;
+  const out = lineWriter(1);
   const err = lineWriter(2);
+  const answer = (exitCode: number) => {
+    settled = true;
+    if (out.failed !== undefined) {
+      err.write(`portwarden: cannot write the output: ${out.failed.message}`);
+    }
+
+    process.exitCode = (out.failed ?? err.failed) ? EXIT.internal : exitCode;
+  };
+
   main(argv, {
-    out: lineWriter(1),
-    err,
+    out: out.write,
+    err: err.write,
     // A getter: process.stderr is built only when a command asks.
     get isTTY() {
       return Boolean(process.stderr.isTTY);
     },
-  }).then(
-    (code) => {
-      settled = true;
-      process.exitCode = code;
+    streaming() {
+      out.stream();
+      err.stream();
     },
-    (error: unknown) => {
-      settled = true;
-      err(`portwarden: ${(error as Error).stack ?? String(error)}`);
-      process.exitCode = EXIT.internal;
-    },
-  );
+  }).then(answer, (error: unknown) => {
+    err.write(`portwarden: ${(error as Error).stack ?? String(error)}`);
+    answer(EXIT.internal);
+  });
 
   // The event loop emptied before the command answered: a bug (something awaited a handle that
   // was not keeping the process alive). Never let that exit 0.
-  process.on('exit', (code) => {
-    if (!settled && code === 0) {
-      err('portwarden: internal error: the command ended without an answer');
+  process.on('exit', (exitCode) => {
+    if (!settled && exitCode === 0) {
+      err.write('portwarden: internal error: the command ended without an answer');
       process.exitCode = EXIT.internal;
     }
   });

@@ -91,6 +91,9 @@ export const serveRunner: Runner<ServeFlags> = async (positionals, values, io) =
     throw new UsageError('Expected --timeout only with --reload (the start waits --ready-timeout)');
   }
 
+  // The supervisor reports events for as long as it runs: a stalled reader of its output must
+  // not stop it from handling signals, READY=1 and exits.
+  io.streaming?.();
   const {forceAfter} = parseForceAfter(values['force-after']);
   const readyTimeout =
     values['ready-timeout'] === undefined

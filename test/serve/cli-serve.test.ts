@@ -1,8 +1,9 @@
 // `portwarden serve` as a real process: SIGHUP and --reload, TERM forwarding and exit
 // status, one instance per port, the supervisor SIGKILLed.
 import {spawn} from 'node:child_process';
-import {existsSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
+import {execa} from 'execa';
 import {describe, expect, test} from 'vitest';
 import {checkPort} from '../../src/index.js';
 import {distBin, fixtures, runCli, sleep, tempDir, track} from '../helpers.js';
@@ -37,6 +38,37 @@ describe('portwarden serve', () => {
     expect(s.events.at(-1)).toMatchObject({event: 'close', pid: third.pid, code: 0});
     expect(existsSync(pidFile)).toBe(false);
     expect((await checkPort(port, {host: '127.0.0.1'})).status).toBe('free');
+  });
+
+  test('a stalled reader of its output does not stall it: SIGTERM still stops the command', async () => {
+    const port = testPort();
+    const events = path.join(tempDir(), 'events');
+    // serve --json writes an event line per step: with nobody reading, the first one cannot be
+    // written. The supervisor must still handle the SIGTERM and stop the command.
+    const r = await execa(
+      'python3',
+      [
+        path.join(fixtures, 'stalled-stdout.py'),
+        '2',
+        '3',
+        process.execPath,
+        distBin,
+        'serve',
+        '--json',
+        '--port',
+        String(port),
+        ...appCommand(port),
+      ],
+      {env: {XDG_RUNTIME_DIR: tempDir(), SERVE_APP_EVENTS: events}, reject: false},
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    const app = readFileSync(events, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {event: string; pid: number});
+    expect(app.map((e) => e.event)).toEqual(['listening', 'ready', 'term', 'drained']);
+    const {pid} = app[0]!;
+    expect(() => process.kill(pid, 0)).toThrow(); // the command is gone
   });
 
   test('the default PID file is per port under $XDG_RUNTIME_DIR/portwarden; one instance per port', async () => {
