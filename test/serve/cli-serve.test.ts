@@ -66,8 +66,9 @@ describe('portwarden serve', () => {
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as {event: string; pid: number});
-    expect(app.map((e) => e.event)).toEqual(['listening', 'ready', 'term', 'drained']);
     const {pid} = app[0]!;
+    track(pid); // killed after the test, should it have outlived the supervisor
+    expect(app.map((e) => e.event)).toEqual(['listening', 'ready', 'term', 'drained']);
     expect(() => process.kill(pid, 0)).toThrow(); // the command is gone
   });
 
