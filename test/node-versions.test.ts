@@ -6,7 +6,7 @@ import path from 'node:path';
 import {execa} from 'execa';
 import {beforeAll, describe, expect, it} from 'vitest';
 import {ensureNode, NODE_VERSIONS} from '../scripts/node-versions.mjs';
-import {distBin, distModule, repoRoot, startListener, tempDir} from './helpers.js';
+import {distBin, repoRoot, startListener, tempDir} from './helpers.js';
 import {testPort} from './ports.js';
 
 /** Writes Node's list of loaded internal modules to stderr at exit (a --require preload). */
@@ -120,7 +120,7 @@ import('portwarden').then((esm) => console.log(JSON.stringify({
 
 // The unbundled entry stays usable from a checkout (README: `node dist/bin.js`).
 it('dist/bin.js, the unbundled CLI, answers too', async () => {
-  const r = await execa(process.execPath, [new URL(distModule('bin.js')).pathname, '--version'], {
+  const r = await execa(process.execPath, [path.join(repoRoot, 'dist', 'bin.js'), '--version'], {
     reject: false,
     stdin: 'ignore',
   });
