@@ -26,6 +26,7 @@ import {
   show,
 } from './validate.js';
 import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
+import {msNow} from './clock.js';
 
 /** Which holders `freePort` may stop. Every given criterion must match. */
 export type FreePortFilter = {
@@ -191,7 +192,7 @@ Every port's holders are looked up (and refused, before anything is signalled, w
 be stopped); then all of them are terminated together and every port is waited for.
 */
 function* freePortSteps(rs: readonly FreePortResolved[]): Steps<TerminateResult[]> {
-  const started = performance.now();
+  const started = msNow();
   const holders = new Map<number, ProcessInfo>();
   for (const r of rs) {
     for (const p of yield* holdersToStop(r)) {
@@ -210,7 +211,7 @@ function* freePortSteps(rs: readonly FreePortResolved[]): Steps<TerminateResult[
   }
 
   for (const r of rs) {
-    const left = r.terminate.timeout - (performance.now() - started);
+    const left = r.terminate.timeout - (msNow() - started);
     yield* waitFreeSteps({...r.free, timeout: Math.max(left, 1)});
   }
 

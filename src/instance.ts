@@ -25,6 +25,7 @@ import {
   checkOptions,
   show,
 } from './validate.js';
+import {msNow} from './clock.js';
 
 export type {ServiceRecord} from './service-record.js';
 
@@ -381,7 +382,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
   assertBoolean(replaceHung, 'replaceHung');
   assertDuration(forceAfter, 'forceAfter');
 
-  const started = performance.now();
+  const started = msNow();
   let holder: InstanceHolder | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     signal?.throwIfAborted();
@@ -395,7 +396,7 @@ export async function claimInstance(options: ClaimInstanceOptions): Promise<Clai
       } else if (
         error instanceof PidFileError &&
         error.code === 'EAGAIN' &&
-        performance.now() - started < aliveTimeout
+        msNow() - started < aliveTimeout
       ) {
         // The holder is writing its file: it has just started.
         round--;

@@ -16,6 +16,7 @@ import {
   assertPort,
   checkOptions,
 } from './validate.js';
+import {msNow} from './clock.js';
 
 export type CheckPortOptions = {
   /**
@@ -285,13 +286,13 @@ function report(a: Attempt, request: ProbeRequest, started: number): PortReport 
     protocol: request.protocol,
     sockets: a.entries,
     backend: a.backend.name,
-    elapsedMs: performance.now() - started,
+    elapsedMs: msNow() - started,
   };
 }
 
 /** Every socket on the port, with owners. Throws `ProbeUnavailableError` when no backend answers. */
 export function probePortSync(port: number, options?: ProbePortSyncOptions): PortReport {
-  const started = performance.now();
+  const started = msNow();
   const {request, backend} = resolveProbe(port, options, 'probePortSync', true);
   return report(runSync(attempt(backend, request)), request, started);
 }
@@ -301,7 +302,7 @@ Every socket on the port, with owners; the /proc scan runs on the libuv threadpo
 Rejects with `signal.reason` when aborted.
 */
 export async function probePort(port: number, options?: ProbePortOptions): Promise<PortReport> {
-  const started = performance.now();
+  const started = msNow();
   const {request, backend, signal} = resolveProbe(port, options, 'probePort', false);
   return report(await runAsync(attempt(backend, request), signal), request, started);
 }

@@ -8,6 +8,7 @@ import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.j
 import {processInfo} from './process.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
 import {ArgumentTypeError, assertInteger, assertPid, show} from './validate.js';
+import {msNow} from './clock.js';
 
 const {readFileSync} = builtin.fs();
 
@@ -195,12 +196,12 @@ Waits until at least one of `refs` is gone or `ms` pass; returns the indices of 
 ones (`[]` on timeout). Event-driven with pidfds; otherwise polls with backoff.
 */
 export function* waitGone(refs: readonly ProcessRef[], ms: number): Steps<number[]> {
-  const deadline = performance.now() + ms;
+  const deadline = msNow() + ms;
   const b = nativeBinding();
   if (b !== undefined && pidfdUsable() && refs.length > 0 && refs.length <= MAX_NATIVE_TARGETS) {
     try {
       for (;;) {
-        const left = Math.max(deadline - performance.now(), 0);
+        const left = Math.max(deadline - msNow(), 0);
         const gone = yield* perform(nativeWaitStep(b, refs, Math.min(left, NATIVE_SLICE_MS)));
         if (gone.length > 0 || left <= NATIVE_SLICE_MS) {
           return gone;
@@ -218,7 +219,7 @@ export function* waitGone(refs: readonly ProcessRef[], ms: number): Steps<number
   const backoff = new Backoff();
   for (;;) {
     const gone = refs.flatMap((ref, index) => (isGone(ref) ? [index] : []));
-    const left = deadline - performance.now();
+    const left = deadline - msNow();
     if (gone.length > 0 || left <= 0) {
       return gone;
     }

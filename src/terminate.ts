@@ -12,6 +12,7 @@ import {
 } from './process-control.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import type {TerminateResult} from './types.js';
+import {msNow} from './clock.js';
 
 export type {TerminateResult} from './types.js';
 import {
@@ -160,7 +161,7 @@ export function* terminateSteps(
   options: TerminateResolved,
   dryRun = false,
 ): Steps<TerminateResult[]> {
-  const started = performance.now();
+  const started = msNow();
   const b = requireNative('terminate');
   const protectedSet = protectedPids(b);
   const euid = process.geteuid?.() ?? -1;
@@ -277,7 +278,7 @@ export function* terminateSteps(
   const deadline = started + options.timeout;
   let escalated = false;
   while (active.length > 0) {
-    const now = performance.now();
+    const now = msNow();
     if (!escalated && now >= forceAt) {
       escalated = true;
       for (const a of [...active]) {

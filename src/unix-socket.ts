@@ -5,6 +5,7 @@ import {ProbeUnavailableError} from './errors.js';
 import type {Owner} from './types.js';
 import {ArgumentRangeError, ArgumentTypeError, show} from './validate.js';
 import type {NativeBinding, RawOwnerScan, RawUnixSocket} from './native.js';
+import {msNow} from './clock.js';
 
 export type UnixSocketEntry = {
   readonly type: 'stream' | 'dgram' | 'seqpacket';
@@ -100,12 +101,12 @@ function build(
       owner: owners[index]!,
     })),
     backend: 'native',
-    elapsedMs: performance.now() - started,
+    elapsedMs: msNow() - started,
   };
 }
 
 function* unixSteps(path: string): Steps<UnixSocketReport> {
-  const started = performance.now();
+  const started = msNow();
   assertSocketPath(path);
   const b = requireNative('probeUnixSocket');
   const raw = dump(b, path);

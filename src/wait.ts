@@ -35,6 +35,7 @@ import {
   assertPort,
   checkOptions,
 } from './validate.js';
+import {msNow} from './clock.js';
 
 const DEFAULT_TIMEOUT = 5000;
 /** Budget of one lsof attempt (the native probe never waits). */
@@ -194,14 +195,14 @@ and keeps running. A holder that is not the process waited for (a child that inh
 the listener) is found by the probe that follows the exit, and waited for in turn.
 */
 export function* waitFreeSteps(r: FreeResolved): Steps<WaitFreeResult> {
-  const started = performance.now();
+  const started = msNow();
   const deadline = started + r.timeout;
   const backoff = new Backoff();
   let holders: ProcessRef[] = [];
   let holdersKey: string | undefined;
   for (;;) {
     const status: PortStatus = yield* perform(checkStep(r.check));
-    const elapsedMs = performance.now() - started;
+    const elapsedMs = msNow() - started;
     if (status.status === 'free') {
       return {port: r.port, elapsedMs, backend: status.backend};
     }
@@ -219,7 +220,7 @@ export function* waitFreeSteps(r: FreeResolved): Steps<WaitFreeResult> {
       }
     }
 
-    const left = deadline - performance.now();
+    const left = deadline - msNow();
     if (left <= 0) {
       break;
     }
@@ -240,7 +241,7 @@ export function* waitFreeSteps(r: FreeResolved): Steps<WaitFreeResult> {
   if (blockers.length === 0) {
     const status: PortStatus = yield* perform(checkStep(r.check));
     if (status.status === 'free') {
-      return {port: r.port, elapsedMs: performance.now() - started, backend: status.backend};
+      return {port: r.port, elapsedMs: msNow() - started, backend: status.backend};
     }
 
     if (status.status === 'unknown') {
@@ -358,7 +359,7 @@ function isTargetOrDescendant(p: ProcessInfo, target: ProcessRef): boolean {
 }
 
 function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
-  const started = performance.now();
+  const started = msNow();
   const deadline = started + r.timeout;
   const {request, host, backend} = r.check;
   const probe = (owners: boolean, candidates: number[]) =>
@@ -389,7 +390,7 @@ function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
   for (;;) {
     try {
       const listening = blockersOf((yield* perform(probe(false, []))).sockets, host, 'listen');
-      const now = performance.now();
+      const now = msNow();
       if (listening.length === 0) {
         seen = [];
       } else if (target === undefined || listening.some((e) => !isForeign(e.inode, now))) {
@@ -417,7 +418,7 @@ function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
       }
     }
 
-    const left = deadline - performance.now();
+    const left = deadline - msNow();
     if (left <= 0) {
       break;
     }
@@ -426,7 +427,7 @@ function* listenSteps(r: ListenResolved): Steps<SocketEntry> {
       yield* perform(sleepStep(backoff.next(left)));
     } else if ((yield* waitGone([target], backoff.next(left))).length > 0) {
       throw new NotListeningError(
-        `Process ${target.pid} exited after ${Math.round(performance.now() - started)} ms without listening on port ${r.port}`,
+        `Process ${target.pid} exited after ${Math.round(msNow() - started)} ms without listening on port ${r.port}`,
         {port: r.port, pid: target.pid, reason: 'exited', seen},
       );
     }

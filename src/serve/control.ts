@@ -13,6 +13,7 @@ import {readSmallFile, writeFileAtomic} from '../small-file.js';
 import {sleep} from '../steps.js';
 import {assertDuration, assertPort, checkOptions, show} from '../validate.js';
 import {ServeError} from './errors.js';
+import {msNow} from '../clock.js';
 
 const {lstatSync, mkdirSync} = builtin.fs();
 
@@ -164,7 +165,7 @@ export async function requestReload(
   }
 
   const budget = timeout ?? (before?.readyTimeout ?? 30_000) + 10_000;
-  const deadline = performance.now() + budget;
+  const deadline = msNow() + budget;
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
     const state = readState(pidFile);
     const last = state?.lastReload;
@@ -188,7 +189,7 @@ export async function requestReload(
       });
     }
 
-    if (performance.now() > deadline) {
+    if (msNow() > deadline) {
       throw new ServeError(
         `portwarden serve for port ${port} (pid ${info.pid}) reported no reload within ${budget} ms`,
         {code: 'TIMEOUT', port, pid: info.pid},

@@ -36,6 +36,7 @@ import {
 import {ServeError} from './errors.js';
 import type {ServeExit} from './exit.js';
 import {type NotifyMessage, NotifyReceiver} from './notify-receiver.js';
+import {msNow} from '../clock.js';
 
 const {closeSync, mkdtempSync, rmSync, unlinkSync} = builtin.fs();
 const {EventEmitter} = builtin.events();
@@ -448,7 +449,7 @@ export class ServeSupervisor extends EventEmitter {
   }
 
   private async run(kind: 'start' | 'reload'): Promise<ServeReady> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const seq = kind === 'reload' ? ++this.reloadsStarted : 0;
     const previous = this.current;
     if (kind === 'reload') {
@@ -475,7 +476,7 @@ export class ServeSupervisor extends EventEmitter {
           ok: false,
           pid: child?.pid,
           previousPid: previous?.pid,
-          ms: Math.round(performance.now() - t0),
+          ms: Math.round(msNow() - t0),
           code: failure.code,
           message: failure.message,
         };
@@ -493,7 +494,7 @@ export class ServeSupervisor extends EventEmitter {
     this.starting = undefined;
     child.role = 'serving';
     this.current = child;
-    const readyMs = performance.now() - child.spawnedAt;
+    const readyMs = msNow() - child.spawnedAt;
     if (previous !== undefined && previous.exit === undefined) {
       previous.role = 'retiring';
       this.stop(previous);
@@ -504,7 +505,7 @@ export class ServeSupervisor extends EventEmitter {
       generation: child.generation,
       previousPid: previous?.pid,
       readyMs: Math.round(readyMs * 10) / 10,
-      ms: Math.round((performance.now() - t0) * 10) / 10,
+      ms: Math.round((msNow() - t0) * 10) / 10,
     };
     if (kind === 'reload') {
       this.lastReload = {
@@ -571,7 +572,7 @@ export class ServeSupervisor extends EventEmitter {
       generation,
       process: proc,
       pid,
-      spawnedAt: performance.now(),
+      spawnedAt: msNow(),
       role: 'starting',
       exit: undefined,
       exited,

@@ -25,6 +25,7 @@ import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {CommandServiceSpec, ServiceAction, ServiceResult} from './types.js';
 import {sleep} from '../steps.js';
+import {msNow} from '../clock.js';
 
 /** Grace before SIGKILL when a failed start is stopped after an abort. */
 const ABORT_GRACE_MS = 100;
@@ -72,20 +73,16 @@ class CommandService {
 
   async stop(): Promise<string> {
     const [file, ...args] = this.spec.stop!; // validated for stop and restart
-    const t0 = performance.now();
+    const t0 = msNow();
     const r = await runTool(this.trail, file!, args, {timeout: this.o.timeout});
     // A failing stop command ("not running") is not fatal: the port decides.
-    this.trail.add(
-      'stop',
-      performance.now() - t0,
-      r.exitCode === 0 ? undefined : {detail: describeExit(r)},
-    );
+    this.trail.add('stop', msNow() - t0, r.exitCode === 0 ? undefined : {detail: describeExit(r)});
     return proveFree(this.trail, this.port, this.o, 'kill');
   }
 
   async start(previousPid: number | undefined): Promise<ServiceResult> {
     const [file, ...args] = this.spec.start!; // validated for start and restart
-    const t0 = performance.now();
+    const t0 = msNow();
     const {execa} = await loadExeca();
     const subprocess = execa(file!, args, {
       detached: true, // its own session: it outlives us and our process group
@@ -116,7 +113,7 @@ class CommandService {
 
     // Read now, while it cannot have been reaped: a lower bound for its descendants' start times.
     const startTime = nativeBinding()?.processInfo(pid)?.startTime;
-    this.trail.add('start', performance.now() - t0, {pid});
+    this.trail.add('start', msNow() - t0, {pid});
     try {
       const result = await this.prove(previousPid, pid, startTime, () => exit, exited);
       // Proven: the daemon outlives this process, which must not wait for it.
@@ -141,7 +138,7 @@ class CommandService {
 
   /** Stops what the unproven start left running, unless `keepFailed`; returns what was done. */
   private async stopFailed(subprocess: ChildProcess, pid: number): Promise<string> {
-    const t0 = performance.now();
+    const t0 = msNow();
     if (this.o.keepFailed) {
       subprocess.unref();
       this.trail.add('stop-failed-start', 0, {
@@ -161,7 +158,7 @@ class CommandService {
       subprocess.unref(); // Do not keep this process alive for a start we gave up on.
     }
 
-    this.trail.add('stop-failed-start', performance.now() - t0, {
+    this.trail.add('stop-failed-start', msNow() - t0, {
       pid,
       detail: stopped.detail,
       ...(stopped.gone ? {} : {failed: true}),
@@ -177,7 +174,7 @@ class CommandService {
     exitOf: () => Exit | undefined,
     exited: Promise<Exit>,
   ): Promise<ServiceResult> {
-    const t1 = performance.now();
+    const t1 = msNow();
     const deadline = t1 + this.o.timeout;
     let entry: SocketEntry | undefined;
     let how = '';
@@ -246,7 +243,7 @@ class CommandService {
           );
         }
 
-        const left = deadline - performance.now();
+        const left = deadline - msNow();
         if (left <= 0) {
           const seen = entries.length > 0 ? `; listening there: ${describeHolders(entries)}` : '';
           const want =
@@ -268,7 +265,7 @@ class CommandService {
     }
 
     const listener = ownersOf(entry)[0]?.pid ?? pid;
-    this.trail.add('listening', performance.now() - t1, {
+    this.trail.add('listening', msNow() - t1, {
       pid: listener,
       detail: `${describeSocket(entry)}${how}`,
     });
@@ -288,7 +285,7 @@ class CommandService {
     code: 'EXITED' | 'NOT_LISTENING' | 'PORT_BUSY' = 'NOT_LISTENING',
     blockers: readonly SocketEntry[] = [],
   ): Error {
-    this.trail.add('listening', performance.now() - t1, {detail: message, failed: true});
+    this.trail.add('listening', msNow() - t1, {detail: message, failed: true});
     if (cause !== undefined && !(cause instanceof NotListeningError)) {
       return this.trail.wrap(cause);
     }

@@ -6,6 +6,7 @@ import type {PortStatus} from '../types.js';
 import type {ResolvedOptions} from './spec.js';
 import {listeners} from './owners.js';
 import {describeHolders, type Trail} from './trail.js';
+import {msNow} from '../clock.js';
 
 function who(r: TerminateResult): string {
   return `${r.pid}${r.command ? ` (${r.command})` : ''}`;
@@ -26,12 +27,12 @@ export async function proveFree(
   o: ResolvedOptions,
   mode: 'kill' | 'terminate',
 ): Promise<string> {
-  const t0 = performance.now();
+  const t0 = msNow();
   const host = o.host === undefined ? {} : {host: o.host};
   const grace = o.forceAfter === false ? o.timeout : mode === 'kill' ? o.forceAfter : 1000;
   try {
     await waitForPortFree(port, {timeout: grace, ...host, signal: o.signal});
-    trail.add('port-free', performance.now() - t0);
+    trail.add('port-free', msNow() - t0);
     return `port ${port} free`;
   } catch (error) {
     const wrapped = trail.wrap(error);
@@ -74,7 +75,7 @@ export async function proveFree(
                   : `SIGTERM sent to ${who(r)}`,
             )
             .join('; ');
-    trail.add('port-free', performance.now() - t0, {detail});
+    trail.add('port-free', msNow() - t0, {detail});
     return detail;
   } catch (error) {
     throw trail.failWith('port-free', t0, error);
@@ -88,7 +89,7 @@ export async function refuseIfBusy(
   o: ResolvedOptions,
   what: string,
 ): Promise<void> {
-  const t0 = performance.now();
+  const t0 = msNow();
   let status: PortStatus;
   try {
     status = await checkPort(port, {
@@ -100,7 +101,7 @@ export async function refuseIfBusy(
   }
 
   if (status.status === 'free') {
-    trail.add('port-check', performance.now() - t0, {detail: `port ${port} free`});
+    trail.add('port-check', msNow() - t0, {detail: `port ${port} free`});
     return;
   }
 

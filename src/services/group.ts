@@ -12,6 +12,7 @@ is signalled. Processes that left the group (a daemon that called setsid) are no
 import type {ChildProcess} from 'node:child_process';
 import {nativeBinding} from '../native.js';
 import {sleep} from '../steps.js';
+import {msNow} from '../clock.js';
 
 export type GroupStop = {
   /** What happened, for messages: `process group 4711 stopped by SIGTERM`. */
@@ -51,14 +52,14 @@ function isOurs(leader: ChildProcess, pgid: number): boolean {
 
 /** Polls until the group has no member left or `ms` pass; returns whether it is gone. */
 async function waitEmpty(pgid: number, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
+  const deadline = msNow() + ms;
   let pause = 5;
   for (;;) {
     if (!hasMembers(pgid)) {
       return true;
     }
 
-    const left = deadline - performance.now();
+    const left = deadline - msNow();
     if (left <= 0) {
       return false;
     }

@@ -25,6 +25,7 @@ import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {LaunchdServiceSpec, ServiceAction, ServiceResult} from './types.js';
 import {sleep} from '../steps.js';
+import {msNow} from '../clock.js';
 
 const {readFileSync, rmSync, writeFileSync} = builtin.fs();
 
@@ -145,10 +146,10 @@ class Job {
     args: readonly string[],
     ok: readonly number[] = [0],
   ): Promise<ToolResult> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const r = await this.launchctl(args);
     const good = r.exitCode !== undefined && ok.includes(r.exitCode);
-    this.trail.add(step, performance.now() - t0, {
+    this.trail.add(step, msNow() - t0, {
       ...(r.exitCode === 0 ? {} : {detail: describeExit(r)}),
       ...(good ? {} : {failed: true as const}),
     });
@@ -229,7 +230,7 @@ class Job {
 
   /** Polls `print` until 113 (the label is gone): bootout returns before the job has exited. */
   private async awaitUnloaded(job: JobFile | undefined): Promise<void> {
-    const t0 = performance.now();
+    const t0 = msNow();
     // launchd sends SIGKILL after ExitTimeOut; cleanup takes a few seconds more.
     const budget = Math.max(this.o.timeout, ((job?.exitTimeOut ?? 20) + 5) * 1000);
     let polls = 0;
@@ -237,14 +238,14 @@ class Job {
       polls++;
       const s = await this.print();
       if (!s.loaded) {
-        this.trail.add('unloaded', performance.now() - t0, {
+        this.trail.add('unloaded', msNow() - t0, {
           detail: `print answered 113 after ${polls} poll(s)`,
         });
         return;
       }
 
-      if (performance.now() - t0 >= budget) {
-        const message = `launchd still has ${this.target} (${describeStatus(s)}) ${Math.round(performance.now() - t0)} ms after bootout`;
+      if (msNow() - t0 >= budget) {
+        const message = `launchd still has ${this.target} (${describeStatus(s)}) ${Math.round(msNow() - t0)} ms after bootout`;
         throw this.trail.fail('unloaded', t0, 'NOT_UNLOADED', message);
       }
 
@@ -254,7 +255,7 @@ class Job {
   }
 
   private async awaitOldExit(identity: {pid: number; startTime: number}): Promise<void> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const grace = this.o.forceAfter === false ? this.o.timeout : this.o.forceAfter;
     let exited: boolean;
     try {
@@ -264,7 +265,7 @@ class Job {
     }
 
     if (exited) {
-      this.trail.add('old-exit', performance.now() - t0, {pid: identity.pid});
+      this.trail.add('old-exit', msNow() - t0, {pid: identity.pid});
       return;
     }
 
@@ -285,7 +286,7 @@ class Job {
       throw this.trail.failWith('old-exit', t0, error);
     }
 
-    this.trail.add('old-exit', performance.now() - t0, {
+    this.trail.add('old-exit', msNow() - t0, {
       pid: identity.pid,
       detail: `SIGKILL sent to ${identity.pid} after ${grace} ms`,
     });
@@ -303,7 +304,7 @@ class Job {
   }
 
   private async bootstrap(job: JobFile): Promise<void> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const deadline = t0 + this.o.bootstrapTimeout;
     let retries = 0;
     let pause = 250;
@@ -312,7 +313,7 @@ class Job {
       const r = await this.launchctl(['bootstrap', this.domain, this.spec.plist]);
       if (r.exitCode === 0) {
         this.recordSha(job);
-        this.trail.add('bootstrap', performance.now() - t0, {
+        this.trail.add('bootstrap', msNow() - t0, {
           retries,
           ...(codes.length > 0 ? {detail: `retried after exit ${codes.join(', ')}`} : {}),
         });
@@ -320,7 +321,7 @@ class Job {
       }
 
       if (r.exitCode !== EXIT_IO && r.exitCode !== EXIT_ALREADY) {
-        this.trail.add('bootstrap', performance.now() - t0, {
+        this.trail.add('bootstrap', msNow() - t0, {
           retries,
           detail: describeExit(r),
           failed: true,
@@ -333,15 +334,15 @@ class Job {
       // concurrent one) won. A loaded job that is not being torn down is what we wanted.
       const s = await this.print();
       if (s.loaded && s.state !== 'SIGTERMed') {
-        this.trail.add('bootstrap', performance.now() - t0, {
+        this.trail.add('bootstrap', msNow() - t0, {
           retries,
           detail: `exit ${r.exitCode}, but the job is loaded (${describeStatus(s)}): loaded by a concurrent bootstrap`,
         });
         return;
       }
 
-      if (performance.now() + pause > deadline) {
-        const message = `launchctl bootstrap ${this.domain} ${this.spec.plist} kept failing for ${Math.round(performance.now() - t0)} ms (${retries + 1} attempts, last ${describeExit(r)})`;
+      if (msNow() + pause > deadline) {
+        const message = `launchctl bootstrap ${this.domain} ${this.spec.plist} kept failing for ${Math.round(msNow() - t0)} ms (${retries + 1} attempts, last ${describeExit(r)})`;
         throw this.trail.fail('bootstrap', t0, 'BOOTSTRAP_FAILED', message, undefined, {retries});
       }
 
@@ -373,7 +374,7 @@ class Job {
     previousPid: number | undefined,
     runsBefore: number | undefined,
   ): Promise<ServiceResult> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const deadline = t0 + this.o.timeout;
     let pid: number | undefined;
     let s: JobStatus = {loaded: false};
@@ -398,7 +399,7 @@ class Job {
         throw this.trail.fail('running', t0, 'EXITED', message);
       }
 
-      if (performance.now() >= deadline) {
+      if (msNow() >= deadline) {
         const message = `${this.target} has no new process ${this.o.timeout} ms after the start (${describeStatus(s)})`;
         throw this.trail.fail('running', t0, s.loaded ? 'EXITED' : 'NOT_FOUND', message);
       }
@@ -408,7 +409,7 @@ class Job {
       pause = Math.min(pause * 2, PRINT_POLL_MS);
     }
 
-    this.trail.add('running', performance.now() - t0, {pid, detail: describeStatus(s)});
+    this.trail.add('running', msNow() - t0, {pid, detail: describeStatus(s)});
     // launchd is the job's parent (pid 1 on macOS); with Sockets its listener is not a blocker.
     const manager = this.activatedSocket() === undefined ? undefined : processInfo(pid)?.ppid;
     const changed = previousPid === undefined ? `pid ${pid}` : `pid ${previousPid} → ${pid}`;
@@ -417,12 +418,12 @@ class Job {
       return this.trail.result({pid, outcome: changed});
     }
 
-    const t1 = performance.now();
+    const t1 = msNow();
     let entry: SocketEntry;
     try {
       entry = await waitForListening(port, {
         pid,
-        timeout: Math.max(1, deadline - performance.now()),
+        timeout: Math.max(1, deadline - msNow()),
         ...(this.o.host === undefined ? {} : {host: this.o.host}),
         signal: this.o.signal,
       });
@@ -431,7 +432,7 @@ class Job {
     }
 
     const listener = entry.owner?.status === 'found' ? (entry.owner.processes[0]?.pid ?? pid) : pid;
-    this.trail.add('listening', performance.now() - t1, {
+    this.trail.add('listening', msNow() - t1, {
       pid: listener,
       detail: describeSocket(entry),
     });

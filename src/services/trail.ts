@@ -8,6 +8,7 @@ import {
 } from '../errors.js';
 import type {ServiceManager, ServiceStep, SocketEntry} from '../types.js';
 import type {ServiceAction, ServiceResult} from './types.js';
+import {msNow} from '../clock.js';
 
 type StepExtra = Omit<ServiceStep, 'step' | 'ms'>;
 
@@ -20,7 +21,7 @@ const PAST: Record<ServiceAction, string> = {
 /** The steps of one service call, with timings; turns failures into ServiceErrors with the trail. */
 export class Trail {
   readonly steps: ServiceStep[] = [];
-  private readonly started = performance.now();
+  private readonly started = msNow();
 
   constructor(
     readonly manager: ServiceManager,
@@ -37,10 +38,10 @@ export class Trail {
     describe?: (value: T) => StepExtra | undefined,
   ): Promise<T> {
     this.signal?.throwIfAborted();
-    const t0 = performance.now();
+    const t0 = msNow();
     try {
       const value = await fn();
-      this.add(name, performance.now() - t0, describe?.(value));
+      this.add(name, msNow() - t0, describe?.(value));
       return value;
     } catch (error) {
       throw this.failWith(name, t0, error);
@@ -60,14 +61,14 @@ export class Trail {
     details?: {blockers?: readonly SocketEntry[]; cause?: unknown},
     extra?: Pick<StepExtra, 'pid' | 'retries'>,
   ): ServiceError {
-    this.add(name, performance.now() - t0, {...extra, detail: message, failed: true});
+    this.add(name, msNow() - t0, {...extra, detail: message, failed: true});
     return this.error(code, message, details);
   }
 
   /** `wrap(error)`, recorded as the failed step `name` (begun at `t0`). */
   failWith(name: string, t0: number, error: unknown): ServiceError {
     const wrapped = this.wrap(error);
-    this.add(name, performance.now() - t0, {detail: wrapped.message, failed: true});
+    this.add(name, msNow() - t0, {detail: wrapped.message, failed: true});
     return wrapped;
   }
 
@@ -120,7 +121,7 @@ export class Trail {
   }
 
   get elapsed(): number {
-    return Math.round(performance.now() - this.started);
+    return Math.round(msNow() - this.started);
   }
 
   result(extra: {pid?: number; listening?: SocketEntry; outcome?: string}): ServiceResult {
