@@ -13,12 +13,16 @@ import {terminate} from '../terminate.js';
 import type {SocketEntry} from '../types.js';
 import {probeUnixSocket} from '../unix-socket.js';
 import {waitForPortFree} from '../wait.js';
+import {BusCallError, BusUnreachableError} from './dbus/connection.js';
+import {JOB_SUCCESS, privateSocket, SystemdBus, unitName} from './dbus/systemd-bus.js';
+import type {BusValue} from './dbus/wire.js';
 import {describeExit, runTool, type ToolResult} from './exec.js';
 import {proveFree} from './free.js';
 import {cgroupPids, heldOnlyBy, listeners, ownersOf} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
+import {msNow} from '../clock.js';
 
 export type UnitState = {
   readonly loadState: string;
@@ -35,17 +39,16 @@ export type UnitState = {
   readonly triggeredBy: readonly string[];
 };
 
-const PROPERTIES = [
+/** What `show` reads: properties of every unit, then of its type (MainPID is a Service's). */
+export const UNIT_PROPERTIES = [
   'LoadState',
-  'MainPID',
   'ActiveState',
   'SubState',
-  'NRestarts',
-  'Result',
-  'ControlGroup',
   'InactiveExitTimestampMonotonic',
   'TriggeredBy',
 ];
+export const TYPE_PROPERTIES = ['MainPID', 'NRestarts', 'Result', 'ControlGroup'];
+export const PROPERTIES = [...UNIT_PROPERTIES, ...TYPE_PROPERTIES];
 
 /** Parses `systemctl show` output by key: the lines do not come in the order asked for. */
 export function parseShow(text: string): UnitState {
@@ -75,6 +78,38 @@ export function parseShow(text: string): UnitState {
   };
 }
 
+/** The same state from the manager's properties (unwrapped D-Bus values). */
+export function stateOf(props: ReadonlyMap<string, BusValue>): UnitState {
+  const text = (key: string) => {
+    const v = props.get(key);
+    return typeof v === 'string' ? v : '';
+  };
+
+  const int = (key: string) => {
+    const v = props.get(key);
+    return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+  };
+
+  const inactiveExit = props.get('InactiveExitTimestampMonotonic');
+  const triggeredBy = props.get('TriggeredBy');
+  return {
+    loadState: text('LoadState'),
+    activeState: text('ActiveState'),
+    subState: text('SubState'),
+    mainPid: int('MainPID') ?? 0,
+    nRestarts: int('NRestarts'),
+    result: text('Result'),
+    controlGroup: text('ControlGroup'),
+    inactiveExit:
+      typeof inactiveExit === 'bigint' || typeof inactiveExit === 'number'
+        ? String(inactiveExit)
+        : '',
+    triggeredBy: Array.isArray(triggeredBy)
+      ? triggeredBy.filter((u): u is string => typeof u === 'string')
+      : [],
+  };
+}
+
 export function describeState(s: UnitState): string {
   let text = `${s.activeState}/${s.subState}`;
   if (s.mainPid > 0) {
@@ -99,18 +134,35 @@ const STATE_POLL_MS = 250;
 The port is polled at most this far apart while a unit starts: a probe of a port nobody
 listens on costs tens of microseconds, and every millisecond between the bind and the
 poll that sees it is added to the restart. Most servers listen within the first second
-(a Node server in 30–100 ms here): polls are at most 5 ms apart then, 20 ms after it.
+(a Node server in 30–100 ms here): polls are at most 2 ms apart then, 20 ms after it.
 */
 const MAX_PROBE_PAUSE_MS = 20;
-const EARLY_PROBE_PAUSE_MS = 5;
+const EARLY_PROBE_PAUSE_MS = 2;
 const EARLY_MS = 1000;
 /** How long holders may take to go after `systemctl stop` before they count as strays. */
 const STRAY_GRACE_MS = 1000;
+
+/** How the manager is reached: its private socket, or systemctl (and why). */
+type Control = {bus: SystemdBus; via: string} | {bus: undefined; via: string};
+
+/** A bus call that did not answer within the timeout. */
+const TIMED_OUT = Symbol('timed out');
+
+function describeBusFailure(error: unknown): string {
+  if (error instanceof BusCallError) {
+    return `${error.busName}: ${error.message}`;
+  }
+
+  const code = (error as {code?: unknown}).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}
 
 class Unit {
   private readonly scopeFlag: string;
   private resetDone = false;
   private managerPid: number | undefined; // 0: not found
+  private control: Control | undefined;
 
   constructor(
     readonly spec: SystemdServiceSpec,
@@ -128,6 +180,60 @@ class Unit {
     return this.scopeFlag === '--user' ? ' --user' : '';
   }
 
+  /**
+	The manager's private socket, as systemctl reaches it; systemctl when there is none, or
+	when it does not accept us (found at the first call). `PORTWARDEN_DISABLE_SYSTEMD_BUS=1`
+	forces systemctl.
+	*/
+  private connect(): Control {
+    if (this.control === undefined) {
+      const socket = privateSocket(this.scopeFlag === '--user' ? 'user' : 'system');
+      this.control =
+        process.env.PORTWARDEN_DISABLE_SYSTEMD_BUS === '1'
+          ? {bus: undefined, via: 'systemctl (PORTWARDEN_DISABLE_SYSTEMD_BUS=1)'}
+          : socket === undefined || unitName(this.unit) === undefined
+            ? {bus: undefined, via: 'systemctl'}
+            : {bus: SystemdBus.open(socket), via: `the manager's private socket ${socket}`};
+    }
+
+    return this.control;
+  }
+
+  /** The socket was not reachable, so nothing sent on it ran: systemctl from now on. */
+  private fallBack(error: BusUnreachableError): void {
+    this.control?.bus?.close();
+    this.control = {bus: undefined, via: `systemctl (${error.message})`};
+  }
+
+  /** Closes the manager connection, if one was opened. */
+  close(): void {
+    this.control?.bus?.close();
+  }
+
+  /** Waits for a bus call for at most the timeout; rejects at once when the signal aborts. */
+  private async bounded<T>(call: Promise<T>): Promise<T | typeof TIMED_OUT> {
+    const {signal} = this.trail;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        call,
+        new Promise<typeof TIMED_OUT>((resolve, reject) => {
+          timer = setTimeout(() => resolve(TIMED_OUT), this.o.timeout);
+          if (signal !== undefined) {
+            onAbort = () => reject(this.trail.wrap(signal.reason));
+            signal.addEventListener('abort', onAbort, {once: true});
+          }
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
   async systemctl(args: readonly string[]): Promise<ToolResult> {
     return runTool(this.trail, 'systemctl', [this.scopeFlag, '--no-pager', ...args], {
       timeout: this.o.timeout,
@@ -135,7 +241,86 @@ class Unit {
     });
   }
 
+  /**
+	Runs `verb` (a job, or reset-failed) through the manager; undefined when it succeeded,
+	else what went wrong, and how the command is named in messages.
+	*/
+  private async command(
+    verb: 'restart' | 'start' | 'stop' | 'reset-failed',
+  ): Promise<{failure: string | undefined; name: string}> {
+    const {bus} = this.connect();
+    if (bus === undefined) {
+      const r = await this.systemctl([verb, '--', this.unit]);
+      return {
+        failure: r.exitCode === 0 ? undefined : describeExit(r),
+        name: `systemctl${this.user} ${verb} ${this.unit}`,
+      };
+    }
+
+    const name = `${verb} of ${this.unit} by the systemd${this.user ? ' user' : ''} manager`;
+    const unit = unitName(this.unit)!;
+    try {
+      if (verb === 'reset-failed') {
+        const done = await this.bounded(bus.resetFailed(unit));
+        return {failure: done === TIMED_OUT ? 'timed out' : undefined, name};
+      }
+
+      const result = await this.bounded(bus.job(verb, unit));
+      if (result === TIMED_OUT) {
+        return {failure: 'timed out', name};
+      }
+
+      return {failure: JOB_SUCCESS.has(result) ? undefined : `job result ${result}`, name};
+    } catch (error) {
+      if (this.trail.signal?.aborted) {
+        throw this.trail.wrap(this.trail.signal.reason);
+      }
+
+      if (error instanceof BusUnreachableError) {
+        this.fallBack(error);
+        return this.command(verb);
+      }
+
+      return {failure: describeBusFailure(error), name};
+    }
+  }
+
   async show(): Promise<UnitState> {
+    const {bus} = this.connect();
+    return this.loaded(
+      bus === undefined ? await this.showBySystemctl() : await this.showByBus(bus),
+    );
+  }
+
+  private async showByBus(bus: SystemdBus): Promise<UnitState> {
+    let failure = 'timed out';
+    try {
+      const props = await this.bounded(
+        bus.properties(unitName(this.unit)!, UNIT_PROPERTIES, TYPE_PROPERTIES),
+      );
+      if (props !== TIMED_OUT) {
+        return stateOf(props);
+      }
+    } catch (error) {
+      if (this.trail.signal?.aborted) {
+        throw this.trail.wrap(this.trail.signal.reason);
+      }
+
+      if (error instanceof BusUnreachableError) {
+        this.fallBack(error);
+        return this.showBySystemctl();
+      }
+
+      failure = describeBusFailure(error);
+    }
+
+    throw this.trail.error(
+      'COMMAND_FAILED',
+      `Reading unit ${this.unit} from the systemd${this.user ? ' user' : ''} manager failed (${failure})`,
+    );
+  }
+
+  private async showBySystemctl(): Promise<UnitState> {
     const args = ['show', ...PROPERTIES.flatMap((p) => ['-p', p]), '--', this.unit];
     const r = await this.systemctl(args);
     if (r.exitCode !== 0) {
@@ -151,7 +336,10 @@ class Unit {
       );
     }
 
-    const state = parseShow(r.stdout);
+    return parseShow(r.stdout);
+  }
+
+  private loaded(state: UnitState): UnitState {
     if (state.loadState === 'not-found') {
       throw this.trail.error(
         'NOT_FOUND',
@@ -166,7 +354,10 @@ class Unit {
     return this.trail.run(
       'status',
       async () => this.show(),
-      (s) => ({detail: describeState(s), ...(s.mainPid > 0 ? {pid: s.mainPid} : {})}),
+      (s) => ({
+        detail: `${describeState(s)}; through ${this.control?.via ?? 'systemctl'}`,
+        ...(s.mainPid > 0 ? {pid: s.mainPid} : {}),
+      }),
     );
   }
 
@@ -234,27 +425,34 @@ class Unit {
 
   private async resetFailed(): Promise<void> {
     this.resetDone = true;
-    const t0 = performance.now();
-    const r = await this.systemctl(['reset-failed', '--', this.unit]);
-    this.trail.add('reset-failed', performance.now() - t0, {detail: describeExit(r)});
-    if (r.exitCode !== 0) {
-      throw this.trail.error(
-        'COMMAND_FAILED',
-        `systemctl${this.user} reset-failed ${this.unit} failed (${describeExit(r)})`,
-      );
+    const t0 = msNow();
+    const {failure, name} = await this.command('reset-failed');
+    this.trail.add('reset-failed', msNow() - t0, {detail: failure ?? 'done'});
+    if (failure !== undefined) {
+      throw this.trail.error('COMMAND_FAILED', `${name} failed (${failure})`);
     }
   }
 
-  /** `systemctl restart|start|stop`; on failure explains the unit state (one reset-failed retry). */
+  /** A job (restart, start, stop); on failure explains the unit state (one reset-failed retry). */
   async job(verb: 'restart' | 'start' | 'stop', before: UnitState): Promise<void> {
-    const t0 = performance.now();
-    const r = await this.systemctl([verb, '--', this.unit]);
-    if (r.exitCode === 0) {
-      this.trail.add(verb, performance.now() - t0);
+    const t0 = msNow();
+    const port = this.spec.port;
+    if (verb !== 'stop' && port !== undefined) {
+      // The port is probed as soon as the job is done. One probe while the manager works
+      // (after this tick, which sends the job) loads the addon and readies the probe path,
+      // which would otherwise delay that first probe by milliseconds in a fresh process.
+      setImmediate(() => {
+        listeners(port, this.o.host, [before.mainPid], undefined).catch(() => {});
+      });
+    }
+
+    const {failure, name} = await this.command(verb);
+    if (failure === undefined) {
+      this.trail.add(verb, msNow() - t0);
       return;
     }
 
-    this.trail.add(verb, performance.now() - t0, {detail: describeExit(r), failed: true});
+    this.trail.add(verb, msNow() - t0, {detail: failure, failed: true});
     const s = await this.show();
     const refused =
       verb !== 'stop' && s.inactiveExit !== '' && s.inactiveExit === before.inactiveExit;
@@ -266,10 +464,7 @@ class Unit {
 
     throw (
       this.failure(s, undefined, refused) ??
-      this.trail.error(
-        'COMMAND_FAILED',
-        `systemctl${this.user} ${verb} ${this.unit} failed (${describeExit(r)}); unit ${describeState(s)}`,
-      )
+      this.trail.error('COMMAND_FAILED', `${name} failed (${failure}); unit ${describeState(s)}`)
     );
   }
 
@@ -308,7 +503,7 @@ class Unit {
 	terminated with killStrays — never the manager).
 	*/
   async proveReleasedToSocket(port: number, manager: number, s: UnitState): Promise<string> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const deadline = t0 + Math.min(this.o.timeout, STRAY_GRACE_MS);
     const sockets = s.triggeredBy.filter((u) => u.endsWith('.socket')).join(', ');
     let killed = false;
@@ -320,11 +515,11 @@ class Unit {
           entries.length === 0
             ? `port ${port} free`
             : `port ${port} stays listening by ${sockets} (the service manager, pid ${manager}): socket activation`;
-        this.trail.add('port-free', performance.now() - t0, {detail});
+        this.trail.add('port-free', msNow() - t0, {detail});
         return detail;
       }
 
-      if (performance.now() >= deadline) {
+      if (msNow() >= deadline) {
         const pids = [...new Set(strays.flatMap((e) => ownersOf(e).map((p) => p.pid)))].filter(
           (pid) => pid !== manager,
         );
@@ -362,7 +557,7 @@ class Unit {
 	port, is active), ending early when the unit fails or crash-loops.
 	*/
   async awaitUp(before: UnitState): Promise<ServiceResult> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const deadline = t0 + this.o.timeout;
     const previousPid = before.mainPid;
     // The state after the job is read while the first probes run (a systemctl run takes
@@ -386,7 +581,7 @@ class Unit {
       }
     };
 
-    let nextShow = performance.now() + STATE_POLL_MS;
+    let nextShow = msNow() + STATE_POLL_MS;
     let pause = 2;
     let strays: SocketEntry[] = [];
     let polls = 0;
@@ -408,7 +603,7 @@ class Unit {
 
       if (port === undefined) {
         if (s.activeState === 'active') {
-          this.trail.add('active', performance.now() - t0, {
+          this.trail.add('active', msNow() - t0, {
             detail: describeState(s),
             ...(s.mainPid > 0 ? {pid: s.mainPid} : {}),
           });
@@ -435,7 +630,7 @@ class Unit {
           if (mine || invisible) {
             await settle(); // the job's own state, and any show error, before the answer
             const pid = mine?.pid ?? s.mainPid;
-            this.trail.add('listening', performance.now() - t0, {
+            this.trail.add('listening', msNow() - t0, {
               pid,
               detail: `${describeSocket(entry)}${invisible && !mine ? ' (owner not visible; unit active)' : ''} after ${polls} probe(s)`,
             });
@@ -453,7 +648,7 @@ class Unit {
         }
       }
 
-      const now = performance.now();
+      const now = msNow();
       if (now >= deadline) {
         await settle();
         const held =
@@ -472,9 +667,9 @@ class Unit {
 
       await sleep(Math.min(pause, deadline - now), this.trail.signal);
       pause = Math.min(pause * 2, now - t0 < EARLY_MS ? EARLY_PROBE_PAUSE_MS : MAX_PROBE_PAUSE_MS);
-      if (fresh === undefined && (performance.now() >= nextShow || port === undefined)) {
+      if (fresh === undefined && (msNow() >= nextShow || port === undefined)) {
         s = await this.show();
-        nextShow = performance.now() + STATE_POLL_MS;
+        nextShow = msNow() + STATE_POLL_MS;
       }
     }
   }
@@ -490,14 +685,14 @@ class Unit {
       return proveFree(this.trail, port, this.o, 'terminate');
     }
 
-    const t0 = performance.now();
+    const t0 = msNow();
     try {
       await waitForPortFree(port, {
         timeout: Math.min(this.o.timeout, STRAY_GRACE_MS),
         ...(this.o.host === undefined ? {} : {host: this.o.host}),
         signal: this.o.signal,
       });
-      this.trail.add('port-free', performance.now() - t0);
+      this.trail.add('port-free', msNow() - t0);
       return `port ${port} free`;
     } catch (error) {
       const wrapped = this.trail.wrap(error);
@@ -518,7 +713,7 @@ class Unit {
 
   /** Before a start: refuses when the port is held by something that is not this unit. */
   async refuseIfHeld(port: number, s: UnitState): Promise<void> {
-    const t0 = performance.now();
+    const t0 = msNow();
     const entries = await listeners(port, this.o.host, [s.mainPid], this.o.signal);
     const cgroup = cgroupPids(s.controlGroup);
     const manager = await this.socketManager(s);
@@ -530,7 +725,7 @@ class Unit {
       throw this.trail.fail('port-check', t0, 'PORT_BUSY', message, {blockers: foreign});
     }
 
-    this.trail.add('port-check', performance.now() - t0, {
+    this.trail.add('port-check', msNow() - t0, {
       detail:
         entries.length === 0
           ? `port ${port} free`
@@ -568,5 +763,7 @@ export async function systemdService(
     return await unit.awaitUp(before);
   } catch (error) {
     throw trail.wrap(error);
+  } finally {
+    unit.close();
   }
 }

@@ -1,10 +1,19 @@
 // Against a real systemd user manager started for this file (scripts/systemd-user.sh).
 // These tests never skip: without systemd they fail in beforeAll with the script's message.
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {createServer, type Socket} from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest';
 import {checkPort, probePort, restartService, startService, stopService} from '../../src/index.js';
+import {SystemdBus} from '../../src/services/dbus/systemd-bus.js';
+import {
+  parseShow,
+  PROPERTIES,
+  stateOf,
+  TYPE_PROPERTIES,
+  UNIT_PROPERTIES,
+} from '../../src/services/systemd.js';
 import type {ServiceResult} from '../../src/index.js';
 import {startListener} from '../helpers.js';
 import {testPort} from '../ports.js';
@@ -280,9 +289,10 @@ describe.runIf(linux)('systemd: bad input and errors', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
-  test('systemctl missing from PATH is NOT_INSTALLED with a fix', async () => {
+  test('systemctl missing from PATH is NOT_INSTALLED with a fix (when systemctl is the way)', async () => {
     const saved = process.env.PATH;
     process.env.PATH = path.join(tmpdir(), 'portwarden-no-such-dir');
+    process.env.PORTWARDEN_DISABLE_SYSTEMD_BUS = '1';
     try {
       const error = await rejection(stopService({manager: 'systemd', unit: 'web.service'}));
       expect(error.code).toBe('NOT_INSTALLED');
@@ -291,7 +301,170 @@ describe.runIf(linux)('systemd: bad input and errors', () => {
       );
     } finally {
       process.env.PATH = saved;
+      delete process.env.PORTWARDEN_DISABLE_SYSTEMD_BUS;
     }
+  });
+});
+
+describe.runIf(linux)("systemd: the manager's private socket", () => {
+  /** Runs `fn` with XDG_RUNTIME_DIR at a directory whose systemd/private is served by `serve`. */
+  async function withFakeManager<T>(
+    serve: (socket: Socket) => void,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const dir = path.join(scratch, `fake-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(path.join(dir, 'systemd'), {recursive: true, mode: 0o700});
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      serve(socket);
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(path.join(dir, 'systemd', 'private'), resolve),
+    );
+    const saved = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = dir;
+    try {
+      return await fn();
+    } finally {
+      process.env.XDG_RUNTIME_DIR = saved;
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  /** Answers the authentication line with `reply`, then does what `after` says. */
+  const authAnswer = (reply: string, after: (socket: Socket) => void) => (socket: Socket) => {
+    socket.once('data', () => {
+      socket.write(reply);
+      after(socket);
+    });
+  };
+
+  test('restart, stop and start need no systemctl: they go through the socket', async () => {
+    const port = testPort();
+    const name = unit('bus', {service: [serverExec(['--port', port])]});
+    const spec = {manager: 'systemd', unit: name, port} as const;
+    const saved = process.env.PATH;
+    process.env.PATH = path.join(tmpdir(), 'portwarden-no-such-dir');
+    try {
+      const started = await startService(spec);
+      const restarted = await restartService(spec);
+      expect(restarted.pid).not.toBe(started.pid);
+      expect(restarted.steps[0]!.detail).toContain(
+        `through the manager's private socket ${path.join(process.env.XDG_RUNTIME_DIR!, 'systemd', 'private')}`,
+      );
+      expect(restarted.summary).toContain(`pid ${started.pid} → ${restarted.pid}`);
+      const stopped = await stopService(spec);
+      expect(stopped.summary).toBe(
+        `stopped systemd user unit ${name} in ${stopped.ms} ms: pid ${restarted.pid} stopped, port ${port} free`,
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+
+    expect(showProps(name).ActiveState).toBe('inactive');
+    expect((await checkPort(port)).status).toBe('free');
+  });
+
+  test('the socket reads the state `systemctl show` prints, property for property', async () => {
+    const port = testPort();
+    const name = unit('samestate', {
+      service: [serverExec(['--port', port]), 'Restart=always', 'RestartSec=100ms'],
+    });
+    await startService({manager: 'systemd', unit: name, port});
+    const bus = SystemdBus.open(path.join(process.env.XDG_RUNTIME_DIR!, 'systemd', 'private'));
+    try {
+      for (const target of [name, 'pw-no-such-unit.service', 'default.target']) {
+        const props = await bus.properties(target, UNIT_PROPERTIES, TYPE_PROPERTIES);
+        const shown = parseShow(
+          systemctl('show', ...PROPERTIES.flatMap((p) => ['-p', p]), '--', target),
+        );
+        expect(stateOf(props)).toEqual(shown);
+      }
+
+      const running = stateOf(await bus.properties(name, UNIT_PROPERTIES, TYPE_PROPERTIES));
+      expect(running).toMatchObject({loadState: 'loaded', activeState: 'active', nRestarts: 0});
+      expect(running.mainPid).toBeGreaterThan(0);
+      expect(running.controlGroup).toMatch(new RegExp(`/${name.replaceAll('.', '\\.')}$`));
+    } finally {
+      bus.close();
+    }
+  });
+
+  test('PORTWARDEN_DISABLE_SYSTEMD_BUS=1 drives the unit with systemctl', async () => {
+    const port = testPort();
+    const name = unit('nobus', {service: [serverExec(['--port', port])]});
+    process.env.PORTWARDEN_DISABLE_SYSTEMD_BUS = '1';
+    try {
+      const result = await restartService({manager: 'systemd', unit: name, port});
+      expect(result.steps[0]!.detail).toMatch(
+        /; through systemctl \(PORTWARDEN_DISABLE_SYSTEMD_BUS=1\)$/,
+      );
+      expect(result.pid).toBe(Number(showProps(name).MainPID));
+    } finally {
+      delete process.env.PORTWARDEN_DISABLE_SYSTEMD_BUS;
+    }
+  });
+
+  test('a job that fails is reported with its result and the unit state', async () => {
+    const name = unit('failjob', {service: ['Type=oneshot', 'ExecStart=/bin/false']});
+    const error = await rejection(startService({manager: 'systemd', unit: name}));
+    expect(error.code).toBe('UNIT_FAILED');
+    expect(error.steps.find((s) => s.step === 'start')).toMatchObject({
+      detail: 'job result failed',
+      failed: true,
+    });
+  });
+
+  test('a socket that refuses our authentication: systemctl is tried instead', async () => {
+    const error = await withFakeManager(
+      authAnswer('REJECTED EXTERNAL\r\n', (socket) => socket.end()),
+      async () =>
+        rejection(restartService({manager: 'systemd', unit: 'web.service'}, {timeout: 5000})),
+    );
+    // systemctl reaches the same refusing socket: its own failure is the answer.
+    expect(error.code).toBe('COMMAND_FAILED');
+    expect(error.message).toMatch(/^systemctl --user show web\.service failed/);
+  });
+
+  test('a manager that accepts us, then closes: an error, not systemctl (a call may have run)', async () => {
+    const error = await withFakeManager(
+      authAnswer('OK 0123456789abcdef0123456789abcdef\r\n', (socket) => socket.end()),
+      async () => rejection(restartService({manager: 'systemd', unit: 'web.service'})),
+    );
+    expect(error.code).toBe('COMMAND_FAILED');
+    expect(error.message).toBe(
+      'Reading unit web.service from the systemd user manager failed (the peer closed the connection)',
+    );
+  });
+
+  test('a manager that accepts us and never answers: the call times out', async () => {
+    const t0 = Date.now();
+    const error = await withFakeManager(
+      authAnswer('OK 0123456789abcdef0123456789abcdef\r\n', () => {}),
+      async () =>
+        rejection(restartService({manager: 'systemd', unit: 'web.service'}, {timeout: 300})),
+    );
+    expect(error.code).toBe('COMMAND_FAILED');
+    expect(error.message).toBe(
+      'Reading unit web.service from the systemd user manager failed (timed out)',
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+  });
+
+  test('a manager that sends malformed bytes: an error naming the fault', async () => {
+    const error = await withFakeManager(
+      authAnswer('OK 0123456789abcdef0123456789abcdef\r\n', (socket) =>
+        socket.write(Buffer.from('X'.repeat(32))),
+      ),
+      async () => rejection(restartService({manager: 'systemd', unit: 'web.service'})),
+    );
+    expect(error.code).toBe('COMMAND_FAILED');
+    expect(error.message).toContain('Bad endianness byte 0x58');
   });
 });
 
