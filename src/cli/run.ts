@@ -8,6 +8,8 @@ type LineWriter = {
   stream: () => void;
   /** The error that made output to this fd fail (EPIPE aside), if one did. */
   failed: Error | undefined;
+  /** Whether lines went to Node's stream, which may still hold some. */
+  readonly queued: boolean;
 };
 
 const code = (error: unknown) => (error as {code?: unknown}).code;
@@ -44,6 +46,9 @@ function lineWriter(fd: 1 | 2): LineWriter {
 
   const writer: LineWriter = {
     failed: undefined,
+    get queued() {
+      return stream !== undefined;
+    },
     stream() {
       if (state === 'direct') {
         state = 'stream';
@@ -89,6 +94,12 @@ export function runCli(argv: string[]): void {
     }
 
     process.exitCode = (out.failed ?? err.failed) ? EXIT.internal : exitCode;
+    // Every line went out by a direct write: end now rather than have Node tear the event
+    // loop and the heap down first (4 ms of a CLI restart on Node 22 here). Lines queued in
+    // a stream are left to drain the usual way.
+    if (!out.queued && !err.queued) {
+      process.exit();
+    }
   };
 
   main(argv, {

@@ -145,6 +145,12 @@ const STRAY_GRACE_MS = 1000;
 /** How the manager is reached: its private socket, or systemctl (and why). */
 type Control = {bus: SystemdBus; via: string} | {bus: undefined; via: string};
 
+/** How a job or reset-failed went: `unsent` when it must be sent again (see `command`). */
+type Outcome = {failure: string | undefined; name: string; unsent?: true};
+type JobVerb = 'restart' | 'start' | 'stop';
+/** A job sent to the manager: `job()` awaits its outcome. */
+type Sent = {t0: number; outcome: Promise<Outcome>};
+
 /** A bus call that did not answer within the timeout. */
 const TIMED_OUT = Symbol('timed out');
 
@@ -247,7 +253,8 @@ class Unit {
 	*/
   private async command(
     verb: 'restart' | 'start' | 'stop' | 'reset-failed',
-  ): Promise<{failure: string | undefined; name: string}> {
+    pipelined = false,
+  ): Promise<Outcome> {
     const {bus} = this.connect();
     if (bus === undefined) {
       const r = await this.systemctl([verb, '--', this.unit]);
@@ -277,8 +284,10 @@ class Unit {
       }
 
       if (error instanceof BusUnreachableError) {
+        // Nothing reached the manager. A job sent ahead of the read of the state before it
+        // is sent again by its caller, after that read (now through systemctl).
         this.fallBack(error);
-        return this.command(verb);
+        return pipelined ? {failure: undefined, name, unsent: true} : this.command(verb);
       }
 
       return {failure: describeBusFailure(error), name};
@@ -433,26 +442,44 @@ class Unit {
     }
   }
 
-  /** A job (restart, start, stop); on failure explains the unit state (one reset-failed retry). */
-  async job(verb: 'restart' | 'start' | 'stop', before: UnitState): Promise<void> {
-    const t0 = msNow();
+  /** Whether the manager is driven through its socket (where a job can follow a read in one write). */
+  get viaSocket(): boolean {
+    return this.connect().bus !== undefined;
+  }
+
+  /**
+	Sends a job now; `job()` takes its outcome. `pipelined`: sent before the state it
+	follows has been read (the manager answers a connection's calls in order).
+	*/
+  send(verb: JobVerb, pipelined = false): Sent {
     const port = this.spec.port;
     if (verb !== 'stop' && port !== undefined) {
       // The port is probed as soon as the job is done. One probe while the manager works
       // (after this tick, which sends the job) loads the addon and readies the probe path,
       // which would otherwise delay that first probe by milliseconds in a fresh process.
       setImmediate(() => {
-        listeners(port, this.o.host, [before.mainPid], undefined).catch(() => {});
+        listeners(port, this.o.host, [], undefined).catch(() => {});
       });
     }
 
-    const {failure, name} = await this.command(verb);
+    return {t0: msNow(), outcome: this.command(verb, pipelined)};
+  }
+
+  /** A job (restart, start, stop); on failure explains the unit state (one reset-failed retry). */
+  async job(verb: JobVerb, before: UnitState, sent?: Sent): Promise<void> {
+    let job = sent ?? this.send(verb);
+    let {failure, name, unsent} = await job.outcome;
+    if (unsent) {
+      job = this.send(verb);
+      ({failure, name} = await job.outcome);
+    }
+
     if (failure === undefined) {
-      this.trail.add(verb, msNow() - t0);
+      this.trail.add(verb, msNow() - job.t0);
       return;
     }
 
-    this.trail.add(verb, msNow() - t0, {detail: failure, failed: true});
+    this.trail.add(verb, msNow() - job.t0, {detail: failure, failed: true});
     const s = await this.show();
     const refused =
       verb !== 'stop' && s.inactiveExit !== '' && s.inactiveExit === before.inactiveExit;
@@ -745,6 +772,31 @@ export async function systemdService(
   const trail = new Trail('systemd', action, `systemd ${scope} unit ${spec.unit}`, o.signal);
   const unit = new Unit(spec, o, trail);
   try {
+    if (action === 'restart' && unit.viaSocket) {
+      // The restart goes out in the same write as the reads of the state before it, so the
+      // job does not wait for this process to take those answers in. A start limit is then
+      // met as a refused job, and explained (or reset, with resetFailed) as any refusal is.
+      const reading = unit.status();
+      const sent = unit.send('restart', true);
+      let before: UnitState;
+      try {
+        before = await reading;
+      } catch (error) {
+        // The trail tells what became of the job that went out with the read.
+        const outcome = await sent.outcome.catch(() => undefined);
+        if (outcome !== undefined && !outcome.unsent) {
+          trail.add('restart', msNow() - sent.t0, {
+            ...(outcome.failure === undefined ? {} : {detail: outcome.failure, failed: true}),
+          });
+        }
+
+        throw error;
+      }
+
+      await unit.job('restart', before, sent);
+      return await unit.awaitUp(before);
+    }
+
     const before = await unit.status();
     if (action === 'stop') {
       await unit.job('stop', before);

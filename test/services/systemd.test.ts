@@ -410,6 +410,17 @@ describe.runIf(linux)("systemd: the manager's private socket", () => {
     }
   });
 
+  test('a restart of an unknown unit is NOT_FOUND, and the trail shows the refused job', async () => {
+    const error = await rejection(
+      restartService({manager: 'systemd', unit: `pw-no-such-${process.pid}.service`, port: 9}),
+    );
+    expect(error.code).toBe('NOT_FOUND');
+    // The restart went out with the read of the state (one write): the manager refused it.
+    expect(error.steps.map((s) => s.step)).toEqual(['status', 'restart']);
+    expect(error.steps[1]).toMatchObject({failed: true});
+    expect(error.steps[1]!.detail).toMatch(/^org\.freedesktop\.systemd1\.NoSuchUnit: /);
+  });
+
   test('a job that fails is reported with its result and the unit state', async () => {
     const name = unit('failjob', {service: ['Type=oneshot', 'ExecStart=/bin/false']});
     const error = await rejection(startService({manager: 'systemd', unit: name}));

@@ -63,6 +63,8 @@ export class BusConnection {
   private authenticated = false;
   private closedBy: Error | undefined;
   private readonly authTimer: NodeJS.Timeout;
+  /** Signals for `onSignal`; the others are not decoded beyond their header. */
+  wantSignal: (header: Omit<Message, 'body'>) => boolean = () => false;
   onSignal: ((m: Message) => void) | undefined;
   onClose: ((error: Error) => void) | undefined;
 
@@ -130,7 +132,7 @@ export class BusConnection {
           return;
         }
 
-        const message = decodeMessage(current.subarray(0, length));
+        const message = decodeMessage(current.subarray(0, length), this.wanted);
         const rest = current.subarray(length);
         this.chunks = rest.length === 0 ? [] : [rest];
         this.dispatch(message);
@@ -166,6 +168,12 @@ export class BusConnection {
     return true;
   }
 
+  /** Whose body to decode: replies to our calls, and the signals asked for. */
+  private readonly wanted = (header: Omit<Message, 'body'>): boolean =>
+    header.type === MESSAGE.signal
+      ? this.wantSignal(header)
+      : header.replySerial !== undefined && this.pending.has(header.replySerial);
+
   private dispatch(m: Message): void {
     if (m.type === MESSAGE.reply || m.type === MESSAGE.error) {
       const waiter = m.replySerial === undefined ? undefined : this.pending.get(m.replySerial);
@@ -183,7 +191,7 @@ export class BusConnection {
           new BusCallError(m.errorName ?? '', text === '' ? (m.errorName ?? '') : text),
         );
       }
-    } else if (m.type === MESSAGE.signal) {
+    } else if (m.type === MESSAGE.signal && this.wantSignal(m)) {
       this.onSignal?.(m);
     }
   }

@@ -88,11 +88,9 @@ export class SystemdBus {
   private readonly waiting = new Map<string, Waiter>();
 
   private constructor(private readonly conn: BusConnection) {
+    conn.wantSignal = (m) =>
+      m.interface === MANAGER && m.member === 'JobRemoved' && m.signature === 'uoss';
     conn.onSignal = (m) => {
-      if (m.interface !== MANAGER || m.member !== 'JobRemoved' || m.signature !== 'uoss') {
-        return;
-      }
-
       const [, job, , result] = m.body as [number, string, string, string];
       const waiter = this.waiting.get(job);
       if (waiter === undefined) {

@@ -445,8 +445,15 @@ const FIELDS = [
   [8, 'signature', 'g'],
 ] as const;
 
-/** Decodes one whole message (exactly `messageLength(buf)` bytes). */
-export function decodeMessage(buf: Buffer): Message {
+/**
+Decodes one whole message (exactly `messageLength(buf)` bytes). The body is decoded only
+when `wanted(header)` says so (a signal nobody listens to is not worth its decoding:
+systemd sends every direct connection every PropertiesChanged); `body` is then empty.
+*/
+export function decodeMessage(
+  buf: Buffer,
+  wanted: (header: Omit<Message, 'body'>) => boolean = () => true,
+): Message {
   const little = endianOf(buf);
   if (buf[3] !== 1) {
     throw new WireError(`Unsupported protocol version ${buf[3]}`);
@@ -479,6 +486,11 @@ export function decodeMessage(buf: Buffer): Message {
   const start = (header.pos + 7) & ~7;
   if (start + bodyLength !== buf.length) {
     throw new WireError(`Body of ${bodyLength} bytes does not fill the message`);
+  }
+
+  if (!wanted(message as Omit<Message, 'body'>)) {
+    message.body = [];
+    return message as Message;
   }
 
   const body = new Reader(buf, little, start);
