@@ -144,7 +144,7 @@ const pidfileFlags = {
   data: {type: 'string', arg: 'JSON', help: 'claim/exec: caller data written into the file'},
 } as const;
 const serviceFlags = {
-  systemd: {type: 'string', arg: 'UNIT', help: 'a systemd unit (systemctl)'},
+  systemd: {type: 'string', arg: 'UNIT', help: 'a systemd unit'},
   scope: {type: 'string', arg: 'user|system', default: 'user', help: 'the systemd manager'},
   launchd: {type: 'string', arg: 'LABEL', help: 'a launchd job (launchctl)'},
   plist: {type: 'string', arg: 'PATH', help: "the job's property list (absolute path)"},

@@ -442,6 +442,18 @@ describe.runIf(linux)("systemd: the manager's private socket", () => {
     expect(error.message).toMatch(/^systemctl --user show web\.service failed/);
   });
 
+  test('a socket that never answers authentication: timed out, not systemctl (it may be slow)', async () => {
+    const error = await withFakeManager(
+      () => {},
+      async () =>
+        rejection(restartService({manager: 'systemd', unit: 'web.service'}, {timeout: 300})),
+    );
+    expect(error.code).toBe('COMMAND_FAILED');
+    expect(error.message).toBe(
+      'Reading unit web.service from the systemd user manager failed (timed out)',
+    );
+  });
+
   test('a manager that accepts us, then closes: an error, not systemctl (a call may have run)', async () => {
     const error = await withFakeManager(
       authAnswer('OK 0123456789abcdef0123456789abcdef\r\n', (socket) => socket.end()),

@@ -101,11 +101,11 @@ export class BusConnection {
           : new BusUnreachableError(`${socketPath} closed the connection during authentication`),
       ),
     );
+    // Not a BusUnreachableError: a peer that is only slow may still read the calls queued
+    // behind the authentication, so trying another way could run a job twice.
     this.authTimer = setTimeout(() => {
       this.shut(
-        new BusUnreachableError(
-          `${socketPath} did not answer authentication within ${AUTH_TIMEOUT_MS} ms`,
-        ),
+        new Error(`${socketPath} did not answer authentication within ${AUTH_TIMEOUT_MS} ms`),
       );
       socket.destroy();
     }, AUTH_TIMEOUT_MS);
