@@ -4,6 +4,7 @@ refused before anything is signalled when one cannot be stopped, then terminate(
 until the port is proven free. Port waits (wait.ts) and process control (terminate.ts) meet
 here, so neither imports the other.
 */
+import {msNow} from './clock.js';
 import {describeSocket, PortBusyError} from './errors.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import {
@@ -26,7 +27,6 @@ import {
   show,
 } from './validate.js';
 import {blockersWithOwners, resolveFree, waitFreeSteps} from './wait.js';
-import {msNow} from './clock.js';
 
 /** Which holders `freePort` may stop. Every given criterion must match. */
 export type FreePortFilter = {

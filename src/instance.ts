@@ -1,3 +1,4 @@
+import {msNow} from './clock.js';
 import {requireNative} from './native.js';
 import path from 'node:path';
 import {AlreadyRunningError, PidFileError} from './errors.js';
@@ -25,7 +26,6 @@ import {
   checkOptions,
   show,
 } from './validate.js';
-import {msNow} from './clock.js';
 
 export type {ServiceRecord} from './service-record.js';
 

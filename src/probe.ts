@@ -2,6 +2,7 @@ import {type Backend, BackendFailure, type ProbeRequest, type States} from './ba
 import {lsofBackend} from './backends/lsof.js';
 import {nativeBackend} from './backends/native.js';
 import {overlapsHost} from './address.js';
+import {msNow} from './clock.js';
 import {ProbeUnavailableError} from './errors.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import {nativeBinding} from './native.js';
@@ -16,7 +17,6 @@ import {
   assertPort,
   checkOptions,
 } from './validate.js';
-import {msNow} from './clock.js';
 
 export type CheckPortOptions = {
   /**

@@ -4,11 +4,11 @@ pidfds (poll on one pidfd per process, on the threadpool in the async form) and 
 to polling /proc with a short backoff where pidfds are unavailable.
 */
 import {builtin} from './builtin.js';
+import {msNow} from './clock.js';
 import {type NativeBinding, nativeBinding, type RawProcessInfo} from './native.js';
 import {processInfo} from './process.js';
 import {perform, sleepStep, type Step, type Steps} from './steps.js';
 import {ArgumentTypeError, assertInteger, assertPid, show} from './validate.js';
-import {msNow} from './clock.js';
 
 const {readFileSync} = builtin.fs();
 

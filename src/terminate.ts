@@ -1,3 +1,4 @@
+import {msNow} from './clock.js';
 import {requireNative} from './native.js';
 import {TerminateAggregateError, TerminateError} from './errors.js';
 import type {NativeBinding} from './native.js';
@@ -12,7 +13,6 @@ import {
 } from './process-control.js';
 import {runAsync, runSync, type Steps} from './steps.js';
 import type {TerminateResult} from './types.js';
-import {msNow} from './clock.js';
 
 export type {TerminateResult} from './types.js';
 import {

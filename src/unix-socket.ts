@@ -1,3 +1,4 @@
+import {msNow} from './clock.js';
 import {requireNative} from './native.js';
 import {ownersFromScan} from './backends/native.js';
 import {perform, runAsync, runSync, type Steps} from './steps.js';
@@ -5,7 +6,6 @@ import {ProbeUnavailableError} from './errors.js';
 import type {Owner} from './types.js';
 import {ArgumentRangeError, ArgumentTypeError, show} from './validate.js';
 import type {NativeBinding, RawOwnerScan, RawUnixSocket} from './native.js';
-import {msNow} from './clock.js';
 
 export type UnixSocketEntry = {
   readonly type: 'stream' | 'dgram' | 'seqpacket';

@@ -1,3 +1,4 @@
+import {msNow} from './clock.js';
 import {describeSocket, NotListeningError, PortBusyError, ProbeUnavailableError} from './errors.js';
 import {nativeBinding, requireNative} from './native.js';
 import {
@@ -35,7 +36,6 @@ import {
   assertPort,
   checkOptions,
 } from './validate.js';
-import {msNow} from './clock.js';
 
 const DEFAULT_TIMEOUT = 5000;
 /** Budget of one lsof attempt (the native probe never waits). */

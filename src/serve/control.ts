@@ -4,6 +4,7 @@ port, flock-held for the supervisor's life) and a state file beside it that the 
 rewrites atomically on every change. A reload request is SIGHUP to the pid in the PID file
 (identity-checked), and its outcome is read back from the state file.
 */
+import {msNow} from '../clock.js';
 import {requireNative} from '../native.js';
 import {builtin} from '../builtin.js';
 import path from 'node:path';
@@ -13,7 +14,6 @@ import {readSmallFile, writeFileAtomic} from '../small-file.js';
 import {sleep} from '../steps.js';
 import {assertDuration, assertPort, checkOptions, show} from '../validate.js';
 import {ServeError} from './errors.js';
-import {msNow} from '../clock.js';
 
 const {lstatSync, mkdirSync} = builtin.fs();
 

@@ -4,6 +4,7 @@ of a command (fd 3, LISTEN_FDS=1, LISTEN_PID, a private NOTIFY_SOCKET). A reload
 new process, waits for its READY=1, and only then tells the old one to stop: the socket is
 never closed, so the kernel queues connections across the swap and none is refused.
 */
+import {msNow} from '../clock.js';
 import {requireNative} from '../native.js';
 import type {ChildProcess} from 'node:child_process';
 import {builtin} from '../builtin.js';
@@ -36,7 +37,6 @@ import {
 import {ServeError} from './errors.js';
 import type {ServeExit} from './exit.js';
 import {type NotifyMessage, NotifyReceiver} from './notify-receiver.js';
-import {msNow} from '../clock.js';
 
 const {closeSync, mkdtempSync, rmSync, unlinkSync} = builtin.fs();
 const {EventEmitter} = builtin.events();

@@ -11,6 +11,7 @@ process stays referenced while it is awaited, so a process with nothing else to 
 for the answer; it is unreferenced only once the start has been proven.
 */
 import type {ChildProcess} from 'node:child_process';
+import {msNow} from '../clock.js';
 import {describeSocket, NotListeningError, type ServiceError} from '../errors.js';
 import {loadExeca} from '../execa.js';
 import {nativeBinding} from '../native.js';
@@ -25,7 +26,6 @@ import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {CommandServiceSpec, ServiceAction, ServiceResult} from './types.js';
 import {sleep} from '../steps.js';
-import {msNow} from '../clock.js';
 
 /** Grace before SIGKILL when a failed start is stopped after an abort. */
 const ABORT_GRACE_MS = 100;

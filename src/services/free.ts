@@ -1,3 +1,4 @@
+import {msNow} from '../clock.js';
 import {checkPort} from '../probe.js';
 import {freePort} from '../free-port.js';
 import type {TerminateResult} from '../types.js';
@@ -6,7 +7,6 @@ import type {PortStatus} from '../types.js';
 import type {ResolvedOptions} from './spec.js';
 import {listeners} from './owners.js';
 import {describeHolders, type Trail} from './trail.js';
-import {msNow} from '../clock.js';
 
 function who(r: TerminateResult): string {
   return `${r.pid}${r.command ? ` (${r.command})` : ''}`;

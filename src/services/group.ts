@@ -10,9 +10,9 @@ A process that holds the pid after the leader was reaped is another process, and
 is signalled. Processes that left the group (a daemon that called setsid) are not reached.
 */
 import type {ChildProcess} from 'node:child_process';
+import {msNow} from '../clock.js';
 import {nativeBinding} from '../native.js';
 import {sleep} from '../steps.js';
-import {msNow} from '../clock.js';
 
 export type GroupStop = {
   /** What happened, for messages: `process group 4711 stopped by SIGTERM`. */

@@ -12,6 +12,7 @@ reproduces its asynchronous bootout and bootstrap errors).
   cannot respawn it between stop and start; start runs `enable`.
 */
 import {builtin} from '../builtin.js';
+import {msNow} from '../clock.js';
 import {describeSocket, NotListeningError} from '../errors.js';
 import {processInfo} from '../process.js';
 import {terminate} from '../terminate.js';
@@ -25,7 +26,6 @@ import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {LaunchdServiceSpec, ServiceAction, ServiceResult} from './types.js';
 import {sleep} from '../steps.js';
-import {msNow} from '../clock.js';
 
 const {readFileSync, rmSync, writeFileSync} = builtin.fs();
 

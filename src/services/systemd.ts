@@ -6,6 +6,7 @@ watch the unit state meanwhile so that `failed`, a crash loop (`activating`/`aut
 rising NRestarts) or `start-limit-hit` end the wait at once instead of at the deadline.
 */
 import path from 'node:path';
+import {msNow} from '../clock.js';
 import {describeSocket, type ServiceError} from '../errors.js';
 import {descendsFrom} from '../process-control.js';
 import {sleep} from '../steps.js';
@@ -22,7 +23,6 @@ import {cgroupPids, heldOnlyBy, listeners, ownersOf} from './owners.js';
 import type {ResolvedOptions} from './spec.js';
 import {describeHolders, Trail} from './trail.js';
 import type {ServiceAction, ServiceResult, SystemdServiceSpec} from './types.js';
-import {msNow} from '../clock.js';
 
 export type UnitState = {
   readonly loadState: string;

@@ -1,3 +1,4 @@
+import {msNow} from '../clock.js';
 import {
   describeSocket,
   NotListeningError,
@@ -8,7 +9,6 @@ import {
 } from '../errors.js';
 import type {ServiceManager, ServiceStep, SocketEntry} from '../types.js';
 import type {ServiceAction, ServiceResult} from './types.js';
-import {msNow} from '../clock.js';
 
 type StepExtra = Omit<ServiceStep, 'step' | 'ms'>;
 

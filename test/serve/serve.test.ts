@@ -71,6 +71,14 @@ describe('serve', () => {
     expect(result).toMatchObject({generation: 2, previousPid: first});
     expect(result.pid).not.toBe(first);
     expect(supervisor.pid).toBe(result.pid);
+    // reload() resolves once SIGTERM is sent; until the old process handles it (and closes
+    // its copy of the listener), it may still accept a connection, which it then serves.
+    const deadline = Date.now() + 5000;
+    while (!events(dir).some((e) => e.pid === first && e.event === 'term')) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+
     expect(await get(port)).toBe(result.pid);
     expect(await exited).toMatchObject({pid: first, code: 0, reason: 'retired', generation: 1});
     const old = events(dir).filter((e) => e.pid === first);
